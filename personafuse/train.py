@@ -33,15 +33,7 @@ def run(cfg: DictConfig) -> dict:
     summary = {}
     for split, examples in datamodule.examples.items():
         stats = compute_stats(examples, datamodule.dataset.split_path(split, datamodule.persona))
-        summary[split] = {
-            "file": stats.path,
-            "dialogues": stats.dialogues,
-            "turns": stats.turns,
-            "candidates_per_turn": dict(stats.candidates_per_turn),
-            "mean_context_utterances": round(stats.mean_context_utterances, 2),
-            "self_persona_sizes": dict(stats.self_persona_sizes),
-            "partner_persona_sizes": dict(stats.partner_persona_sizes),
-        }
+        summary[split] = stats.to_dict()
     return summary
 
 
@@ -49,14 +41,21 @@ def _print_summary(summary: dict, cfg: DictConfig) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{cfg.dataset._target_.rsplit('.', 1)[-1]} · persona={cfg.persona.name}"
-                        f" · version={cfg.dataset.version}")  # fmt: skip
+    table = Table(
+        title=f"{cfg.dataset._target_.rsplit('.', 1)[-1]} · persona={cfg.persona.name}"
+        f" · version={cfg.dataset.version}"
+    )
     for column in ("split", "dialogues", "turns", "candidates/turn", "context utt. (mean)"):
         table.add_column(column, justify="right")
     for split, info in summary.items():
         candidates = " ".join(f"{k}:{v}" for k, v in info["candidates_per_turn"].items())
-        table.add_row(split, str(info["dialogues"]), str(info["turns"]), candidates,
-                      f"{info['mean_context_utterances']:.1f}")  # fmt: skip
+        table.add_row(
+            split,
+            str(info["dialogues"]),
+            str(info["turns"]),
+            candidates,
+            f"{info['mean_context_utterances']:.1f}",
+        )
     Console().print(table)
 
 

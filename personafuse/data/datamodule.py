@@ -1,0 +1,146 @@
+"""LightningDataModule: splits from a dataset and a persona choice, candidates shuffled once."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from personafuse.data.parlai import read_personachat
+from personafuse.data.persona import select_persona
+from personafuse.data.schema import RankingExample, TextBatch
+from personafuse.data.sources import SPLITS, PersonaChatFiles
+
+__all__ = ["ExampleDataset", "RankingDataModule", "shuffle_candidates"]
+
+Featurizer = Callable[[list[RankingExample]], Any]
+
+
+class ExampleDataset(Dataset):
+    """A list of examples as a map-style dataset."""
+
+    def __init__(self, examples: Sequence[RankingExample]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> RankingExample:
+        return self.examples[index]
+
+
+def shuffle_candidates(
+    examples: Sequence[RankingExample], seed: int, split: str
+) -> list[RankingExample]:
+    """Permute each example's candidates so the true one's file position cannot leak.
+
+    The permutation depends only on ``seed``, ``split`` and the example's position, so a run
+    is reproducible from the recorded seed; ``candidate_ids`` keeps the file positions.
+    """
+    rng = random.Random(f"personafuse-candidates:{seed}:{split}")
+    shuffled = []
+    for example in examples:
+        order = list(range(example.num_candidates))
+        rng.shuffle(order)
+        shuffled.append(
+            dataclasses.replace(
+                example,
+                candidates=tuple(example.candidates[i] for i in order),
+                candidate_ids=tuple(example.candidate_ids[i] for i in order),
+                label=order.index(example.label),
+            )
+        )
+    return shuffled
+
+
+class RankingDataModule(L.LightningDataModule):
+    """Train/valid/test examples for response ranking, batched as contexts x candidates.
+
+    Data knows nothing of models: a model plugs in its ``featurizer`` (examples -> batch of
+    tensors, e.g. word ids or wordpieces); without one a batch is a :class:`TextBatch`.
+
+    Args:
+        dataset: Where the split files are (:class:`PersonaChatFiles` or the synthetic corpus).
+        persona: ``none``, ``self``, ``partner`` or ``both``.
+        train_batch_size: Contexts per training batch (each with all its candidates).
+        eval_batch_size: Contexts per validation/test batch.
+        candidate_seed: Seed of the candidate shuffle, recorded with every run.
+        num_workers: DataLoader worker processes.
+        featurizer: Collate function from a list of examples to a model batch.
+    """
+
+    def __init__(
+        self,
+        dataset: PersonaChatFiles,
+        persona: str = "self",
+        train_batch_size: int = 16,
+        eval_batch_size: int = 64,
+        candidate_seed: int = 0,
+        num_workers: int = 0,
+        featurizer: Featurizer | None = None,
+    ):
+        super().__init__()
+        self.dataset = dataset
+        self.persona = persona
+        self.train_batch_size = train_batch_size
+        self.eval_batch_size = eval_batch_size
+        self.candidate_seed = candidate_seed
+        self.num_workers = num_workers
+        self.featurizer = featurizer
+        self.examples: dict[str, list[RankingExample]] = {}
+
+    def prepare_data(self) -> None:
+        self.dataset.prepare()
+
+    def load_split(self, split: str) -> list[RankingExample]:
+        """Read, select the persona of, check and shuffle one split (cached)."""
+        if split not in self.examples:
+            path = self.dataset.split_path(split, self.persona)
+            examples = select_persona(read_personachat(path), self.persona)
+            for example in examples:
+                if example.num_candidates != examples[0].num_candidates or not example.candidates:
+                    raise ValueError(
+                        f"{example.source}: every turn needs the same number of candidates "
+                        f"({examples[0].num_candidates} on the first turn, "
+                        f"{example.num_candidates} here); *_no_cands files cannot be ranked"
+                    )
+            self.examples[split] = shuffle_candidates(examples, self.candidate_seed, split)
+        return self.examples[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        needed = {"fit": ("train", "valid"), "validate": ("valid",), "test": ("test",)}
+        for split in needed.get(stage, SPLITS):
+            self.load_split(split)
+
+    @property
+    def num_candidates(self) -> int:
+        examples = next(iter(self.examples.values()), None) or self.load_split("valid")
+        return examples[0].num_candidates
+
+    def collate(self, examples: list[RankingExample]) -> Any:
+        return (self.featurizer or TextBatch.collate)(examples)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            ExampleDataset(self.load_split(split)),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.train_batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
