@@ -1,0 +1,104 @@
+"""Fusion strategies against a per-candidate transcription of Eq. 9–16, and their registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+
+from personafuse.config import CONFIG_DIR
+from personafuse.fusion import FUSIONS
+from personafuse.registry import Registry
+
+B, C, N, D = 3, 5, 4, 6
+
+
+def _inputs(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    context = torch.randn(B, D, generator=generator)
+    responses = torch.randn(B, C, D, generator=generator)
+    profiles = torch.randn(B, N, D, generator=generator)
+    mask = torch.tensor(
+        [[True, True, True, True], [True, True, False, False], [True, False, False, False]]
+    )
+    return context, responses, profiles, mask
+
+
+def reference(name: str, module, context, responses, profiles, mask) -> torch.Tensor:
+    """Eq. 9–16 one context and one candidate at a time, softmax over the real profiles."""
+    out = torch.zeros(B, C, D)
+    for b in range(B):
+        real = profiles[b][mask[b]]
+        for c in range(C):
+            if name == "na":
+                alpha = real @ module.scorer.weight[0] + module.scorer.bias[0]
+            elif name == "ca":
+                alpha = real @ context[b]
+            elif name == "ra":
+                alpha = real @ responses[b, c]
+            else:
+                weight = torch.cat(
+                    [module.context_projection.weight, module.response_projection.weight], dim=1
+                )
+                query = (
+                    weight @ torch.cat([context[b], responses[b, c]])
+                    + module.context_projection.bias
+                )
+                alpha = real @ query
+            out[b, c] = torch.softmax(alpha, dim=0) @ real
+    return out
+
+
+@pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])
+def test_matches_equations(name):
+    torch.manual_seed(0)
+    module = FUSIONS.get(name)(D)
+    inputs = _inputs()
+    expected = reference(name, module, *inputs)
+    torch.testing.assert_close(module(*inputs), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])
+def test_padded_profiles_never_matter(name):
+    module = FUSIONS.get(name)(D)
+    context, responses, profiles, mask = _inputs()
+    noisy = profiles.clone()
+    noisy[~mask] = 1e4
+    torch.testing.assert_close(
+        module(context, responses, noisy, mask), module(context, responses, profiles, mask)
+    )
+    empty = module(context, responses, profiles, torch.zeros_like(mask))
+    assert torch.equal(empty, torch.zeros(B, C, D))
+
+
+@pytest.mark.parametrize(
+    ("name", "per_candidate"), [("na", False), ("ca", False), ("ra", True), ("cra", True)]
+)
+def test_which_strategies_depend_on_the_candidate(name, per_candidate):
+    module = FUSIONS.get(name)(D)
+    context, responses, profiles, mask = _inputs()
+    profiles.requires_grad_(True)
+    output = module(context, responses, profiles, mask)
+    same_for_all = torch.allclose(output, output[:, :1].expand_as(output))
+    assert same_for_all != per_candidate
+    output.sum().backward()
+    assert profiles.grad is not None and profiles.grad[mask].abs().sum() > 0
+    assert torch.equal(profiles.grad[~mask], torch.zeros_like(profiles.grad[~mask]))
+    assert all(p.grad is not None for p in module.parameters())
+
+
+def test_every_fusion_yaml_names_a_registered_strategy():
+    files = sorted((CONFIG_DIR / "fusion").glob("*.yaml"))
+    assert [f.stem for f in files] == FUSIONS.names() == ["ca", "cra", "na", "ra"]
+    for path in files:
+        assert yaml.safe_load(path.read_text())["name"] == path.stem
+
+
+def test_registry_rejects_duplicates_and_lists_names():
+    registry: Registry[type] = Registry("widget")
+    registry.register("a")(int)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("a")(float)
+    with pytest.raises(KeyError, match="valid choices: a"):
+        registry.get("b")
+    assert "a" in registry and registry.names() == ["a"]
