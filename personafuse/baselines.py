@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 
 import torch
 
 from personafuse.data.schema import RankingExample
+from personafuse.text import tokenize
 
-__all__ = ["LexicalOverlapRanker", "tokenize"]
-
-_TOKEN = re.compile(r"[a-z0-9']+")
+__all__ = ["LexicalOverlapRanker", "words"]
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without punctuation."""
-    return _TOKEN.findall(text.lower())
+def words(text: str) -> list[str]:
+    """Word tokens of ``text``, punctuation left out."""
+    return [token for token in tokenize(text) if token[0].isalnum()]
 
 
 class LexicalOverlapRanker:
@@ -43,7 +41,7 @@ class LexicalOverlapRanker:
         for example in examples:
             texts = (*example.context[-1:], example.response, *example.candidates)
             for text in texts:
-                documents.update(set(tokenize(text)))
+                documents.update(set(words(text)))
                 total += 1
         self.idf = {w: math.log((1 + total) / (1 + n)) for w, n in documents.items()}
         self._default_idf = math.log(1 + total)
@@ -56,16 +54,16 @@ class LexicalOverlapRanker:
         """Scores of every candidate. Shapes: returns (N, C) float64."""
         rows = []
         for example in examples:
-            context = {w for u in example.context for w in tokenize(u)}
+            context = {w for u in example.context for w in words(u)}
             persona = {
-                w for s in (*example.self_persona, *example.partner_persona) for w in tokenize(s)
+                w for s in (*example.self_persona, *example.partner_persona) for w in words(s)
             }
             row = []
             for candidate in example.candidates:
-                words = set(tokenize(candidate))
+                tokens = set(words(candidate))
                 row.append(
-                    self._weight(words & context)
-                    + self.persona_weight * self._weight(words & persona)
+                    self._weight(tokens & context)
+                    + self.persona_weight * self._weight(tokens & persona)
                 )
             rows.append(row)
         return torch.tensor(rows, dtype=torch.float64)
