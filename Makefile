@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PYTHON) -m personafuse.train
+	$(PYTHON) -m personafuse.train experiment=demo
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q

@@ -1,8 +1,8 @@
 """Main job: ``python -m personafuse.train [group=choice ...] [key=value ...]``.
 
-Hydra builds the data module from the ``dataset`` and ``persona`` groups. Until the ranking
-models land, the job prepares the data (generating the synthetic corpus on first use) and
-prints and saves statistics of every split.
+Hydra composes ``dataset / persona / model / fusion / trainer``; this file builds the data
+module, the network and the trainer, fits, tests the best checkpoint, and writes
+``metrics.json`` into the run directory.
 """
 
 from __future__ import annotations
@@ -13,65 +13,112 @@ import sys
 from pathlib import Path
 
 import hydra
+import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from personafuse.config import CONFIG_DIR
 from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
-from personafuse.data.stats import compute_stats
+from personafuse.models import build_rnn_ranker, fused_personas
 
-__all__ = ["main", "run"]
+__all__ = ["main", "train"]
 
 log = logging.getLogger(__name__)
+USER_ERRORS = (DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError)
 
 
-def run(cfg: DictConfig) -> dict:
-    """Prepare the data of ``cfg`` and return statistics of each split."""
+def train(cfg: DictConfig) -> dict:
+    """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
-    datamodule.setup()
-    summary = {}
-    for split, examples in datamodule.examples.items():
-        stats = compute_stats(examples, datamodule.dataset.split_path(split, datamodule.persona))
-        summary[split] = stats.to_dict()
-    return summary
+    datamodule.setup("fit")
+    train_examples = datamodule.examples["train"]
+    featurizer = instantiate(cfg.model.featurizer).fit(train_examples)
+    datamodule.featurizer = featurizer
+    featurizer.vocab.save(output_dir / "vocab.json")
+    featurizer.char_vocab.save(output_dir / "chars.json")
+
+    personas = fused_personas(cfg.persona.name, cfg.persona.as_context)
+    network = build_rnn_ranker(
+        cfg.model,
+        cfg.fusion.name,
+        personas,
+        featurizer,
+        train_examples,
+        cfg.paths.cache_dir,
+        cfg.seed,
+    )
+    module = instantiate(cfg.module, network=network)
+    checkpoint = ModelCheckpoint(
+        dirpath=output_dir / "checkpoints", filename="best", monitor=cfg.monitor, mode="max"
+    )
+    loggers = [CSVLogger(output_dir, name="csv"), TensorBoardLogger(output_dir, name="tensorboard")]
+    trainer = instantiate(
+        cfg.trainer, default_root_dir=output_dir, callbacks=[checkpoint], logger=loggers
+    )
+    config = {
+        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        for key, value in cfg.items()
+        if key != "hydra"
+    }
+    for logger in loggers:
+        logger.log_hyperparams(config)
+    trainer.fit(module, datamodule=datamodule)
+
+    best = checkpoint.best_model_path or None  # none under fast_dev_run
+    metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    metrics = {key: round(float(value), 6) for key, value in metrics.items()}
+    metrics |= {
+        "model": cfg.model.name,
+        "fusion": cfg.fusion.name if personas else None,
+        "persona": cfg.persona.name,
+        "persona_as_context": bool(cfg.persona.as_context),
+        "version": cfg.dataset.version,
+        "dataset": cfg.dataset._target_.rsplit(".", 1)[-1],
+        "seed": cfg.seed,
+        "candidate_seed": cfg.datamodule.candidate_seed,
+        "monitor": cfg.monitor,
+        "best_checkpoint": best,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "device": str(module.device) if not best else trainer.strategy.root_device.type,
+    }
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
 
 
-def _print_summary(summary: dict, cfg: DictConfig) -> None:
+def _print_metrics(metrics: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"{cfg.dataset._target_.rsplit('.', 1)[-1]} · persona={cfg.persona.name}"
-        f" · version={cfg.dataset.version}"
-    )
-    for column in ("split", "dialogues", "turns", "candidates/turn", "context utt. (mean)"):
+    fusion = metrics["fusion"] or "-"
+    persona = metrics["persona"] + (" (as context)" if metrics["persona_as_context"] else "")
+    title = f"{metrics['model']} · fusion={fusion} · persona={persona} · {metrics['dataset']}"
+    table = Table(title=title)
+    for column in ("split", "hits@1", "hits@2", "hits@5", "MRR"):
         table.add_column(column, justify="right")
-    for split, info in summary.items():
-        candidates = " ".join(f"{k}:{v}" for k, v in info["candidates_per_turn"].items())
-        table.add_row(
-            split,
-            str(info["dialogues"]),
-            str(info["turns"]),
-            candidates,
-            f"{info['mean_context_utterances']:.1f}",
-        )
+    for stage, name in (("val", "valid"), ("test", "test")):
+        row = [f"{metrics[f'{stage}/{m}']:.4f}" for m in ("hits@1", "hits@2", "hits@5", "mrr")]
+        table.add_row(name, *row)
     Console().print(table)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> None:
-    output_dir = Path(cfg.paths.output_dir)
-    log.info("config:\n%s", OmegaConf.to_yaml(cfg))
+    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
     try:
-        summary = run(cfg)
-    except (DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError) as err:
+        metrics = train(cfg)
+    except USER_ERRORS as err:
         # Bad input is the user's to fix: say what and where, without a traceback.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
-    _print_summary(summary, cfg)
-    (output_dir / "stats.json").write_text(json.dumps(summary, indent=2))
-    log.info("statistics written to %s", output_dir / "stats.json")
+    _print_metrics(metrics)
+    log.info("metrics written to %s", Path(cfg.paths.output_dir) / "metrics.json")
 
 
 if __name__ == "__main__":

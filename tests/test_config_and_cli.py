@@ -14,8 +14,10 @@ from hydra.utils import instantiate
 from personafuse.config import CONFIG_DIR, compose_config
 from personafuse.data import PERSONA_CHOICES, RankingDataModule
 
+from .conftest import TINY_TRAINING
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["dataset.dialogues.train=60", "dataset.dialogues.valid=30", "dataset.dialogues.test=30"]
+TINY = [*TINY_TRAINING, "trainer.fast_dev_run=true"]
 
 
 def test_config_groups_match_choices():
@@ -54,21 +56,20 @@ def _run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Comp
     )
 
 
-def test_main_job_generates_corpus_and_writes_stats(tmp_path):
-    result = _run(
-        [
-            f"paths.cache_dir={tmp_path}/cache",
-            f"hydra.run.dir={tmp_path}/run",
-            "persona=both",
-            *TINY,
-        ],
-        tmp_path,
-    )
+def test_main_job_generates_corpus_trains_and_prints_metrics(tmp_path):
+    args = [
+        f"paths.cache_dir={tmp_path}/cache",
+        f"hydra.run.dir={tmp_path}/run",
+        "persona=both",
+        *TINY,
+    ]
+    result = _run(args, tmp_path)
     assert result.returncode == 0, result.stderr
-    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
-    assert [stats[s]["dialogues"] for s in ("train", "valid", "test")] == [60, 30, 30]
-    assert stats["train"]["candidates_per_turn"] == {"20": stats["train"]["turns"]}
-    assert "persona=both" in result.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["persona"] == "both" and "test/hits@1" in metrics
+    assert "persona=both" in result.stdout and "hits@1" in result.stdout and "MRR" in result.stdout
+    corpus = next((tmp_path / "cache").glob("synthetic-*"))
+    assert json.loads((corpus / "manifest.json").read_text())["splits"]["train"]["dialogues"] == 40
 
 
 def test_bad_choices_and_missing_data_fail_cleanly(tmp_path):

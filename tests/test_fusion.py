@@ -30,32 +30,35 @@ def reference(name: str, module, context, responses, profiles, mask) -> torch.Te
     for b in range(B):
         real = profiles[b][mask[b]]
         for c in range(C):
+            ctx = context[b, c] if context.dim() == 3 else context[b]
             if name == "na":
                 alpha = real @ module.scorer.weight[0] + module.scorer.bias[0]
             elif name == "ca":
-                alpha = real @ context[b]
+                alpha = real @ ctx
             elif name == "ra":
                 alpha = real @ responses[b, c]
             else:
                 weight = torch.cat(
                     [module.context_projection.weight, module.response_projection.weight], dim=1
                 )
-                query = (
-                    weight @ torch.cat([context[b], responses[b, c]])
-                    + module.context_projection.bias
-                )
+                query = weight @ torch.cat([ctx, responses[b, c]]) + module.context_projection.bias
                 alpha = real @ query
             out[b, c] = torch.softmax(alpha, dim=0) @ real
     return out
 
 
+@pytest.mark.parametrize("per_candidate_context", [False, True], ids=["hre-context", "imn-context"])
 @pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])
-def test_matches_equations(name):
+def test_matches_equations(name, per_candidate_context):
     torch.manual_seed(0)
     module = FUSIONS.get(name)(D)
-    inputs = _inputs()
-    expected = reference(name, module, *inputs)
-    torch.testing.assert_close(module(*inputs), expected, rtol=1e-5, atol=1e-6)
+    context, responses, profiles, mask = _inputs()
+    if per_candidate_context:  # IMN: the context vector depends on the candidate
+        context = context[:, None, :] + torch.randn(B, C, D)
+    expected = reference(name, module, context, responses, profiles, mask)
+    torch.testing.assert_close(
+        module(context, responses, profiles, mask), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])

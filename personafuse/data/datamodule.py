@@ -72,6 +72,8 @@ class RankingDataModule(L.LightningDataModule):
         candidate_seed: Seed of the candidate shuffle, recorded with every run.
         num_workers: DataLoader worker processes.
         featurizer: Collate function from a list of examples to a model batch.
+        persona_as_context: Persona-only ranking (the paper's Table 2): the chosen persona's
+            sentences take the place of the dialogue context.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class RankingDataModule(L.LightningDataModule):
         candidate_seed: int = 0,
         num_workers: int = 0,
         featurizer: Featurizer | None = None,
+        persona_as_context: bool = False,
     ):
         super().__init__()
         self.dataset = dataset
@@ -92,6 +95,11 @@ class RankingDataModule(L.LightningDataModule):
         self.candidate_seed = candidate_seed
         self.num_workers = num_workers
         self.featurizer = featurizer
+        if persona_as_context and persona == "none":
+            raise ValueError(
+                "persona.as_context=true needs a persona: persona=self, partner or both"
+            )
+        self.persona_as_context = persona_as_context
         self.examples: dict[str, list[RankingExample]] = {}
 
     def prepare_data(self) -> None:
@@ -102,6 +110,16 @@ class RankingDataModule(L.LightningDataModule):
         if split not in self.examples:
             path = self.dataset.split_path(split, self.persona)
             examples = select_persona(read_personachat(path), self.persona)
+            if self.persona_as_context:
+                examples = [
+                    dataclasses.replace(
+                        e,
+                        context=(*e.self_persona, *e.partner_persona),
+                        self_persona=(),
+                        partner_persona=(),
+                    )
+                    for e in examples
+                ]
             for example in examples:
                 if example.num_candidates != examples[0].num_candidates or not example.candidates:
                     raise ValueError(

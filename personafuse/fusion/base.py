@@ -57,7 +57,7 @@ class PersonaFusion(nn.Module):
         """Persona vector p̂ for every candidate.
 
         Shapes:
-            context: (B, D) context vector ĉ.
+            context: (B, D) context vector ĉ, or (B, C, D) when it depends on the candidate.
             responses: (B, C, D) response vectors r̄.
             profiles: (B, N, D) profile vectors p̄.
             profile_mask: (B, N) True for real profiles.

@@ -21,6 +21,9 @@ class ContextResponseAwareFusion(PersonaFusion):
         self.response_projection = nn.Linear(dim, dim, bias=False)
 
     def forward(self, context, responses, profiles, profile_mask) -> torch.Tensor:
-        query = self.context_projection(context)[:, None, :] + self.response_projection(responses)
+        context_query = self.context_projection(context)
+        if context.dim() == 2:
+            context_query = context_query[:, None, :]
+        query = context_query + self.response_projection(responses)
         scores = torch.einsum("bcd,bnd->bcn", query, profiles)
         return attend_profiles(scores, profiles, profile_mask)

@@ -1,0 +1,136 @@
+"""Interactive Matching Network (§4.2, Gu et al. CIKM 2019): HRE plus global cross-attention."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
+from personafuse.backbones.layers import BACKBONES, BiLSTM, Encoded, max_last_pool
+from personafuse.models.featurizer import RnnBatch
+
+__all__ = ["IMN", "EnhancedProjection"]
+
+
+def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
+    return torch.nan_to_num(weights, nan=0.0)  # rows with nothing to attend to
+
+
+class EnhancedProjection(nn.Module):
+    """ReLU(W [x; x̃; x − x̃; x ⊙ x̃] + b), computed without materialising the 4H concatenation.
+
+    W splits into four blocks, so W[...] = (W1 + W3) x + (W2 − W3) x̃ + W4 (x ⊙ x̃). When x is
+    shared by all candidates (the context side), its term is computed once per context.
+
+    Shapes:
+        x: (B, 1 or C, T, H); aligned: (B, C, T, H) -> (B, C, T, output_dim).
+    """
+
+    def __init__(self, state_dim: int, output_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(4 * state_dim, output_dim)
+        self.output_dim = output_dim
+
+    def forward(self, x: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
+        w1, w2, w3, w4 = self.linear.weight.chunk(4, dim=1)
+        out = x @ (w1 + w3).T + aligned @ (w2 - w3).T + (x * aligned) @ w4.T + self.linear.bias
+        return torch.relu(out)
+
+
+@BACKBONES.register("imn")
+class IMN(nn.Module):
+    """Sentence encoder → global bidirectional cross-attention between all context words and
+    each response (Eq. 19) → enhancement → composition BiLSTM, split back into utterances →
+    context BiLSTM. The context vector therefore depends on the candidate: (B, C, D).
+
+    Profiles are encoded as in HRE (the paper: "persona aggregation in IMN is identical").
+    The enhanced 4·2h features are projected to ``hidden_size`` with a ReLU before the
+    composition BiLSTM, as in ESIM's composition layer.
+    """
+
+    def __init__(
+        self,
+        word_vectors: np.ndarray,
+        num_chars: int,
+        hidden_size: int = 200,
+        char_filters: int = 50,
+        char_windows=(3, 4, 5),
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.sentences = SentenceEncoder(
+            word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
+        )
+        state_dim = self.sentences.state_dim
+        self.project = EnhancedProjection(state_dim, hidden_size)
+        self.compose = BiLSTM(hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.context = ContextAggregator(2 * self.compose.output_dim, hidden_size, dropout)
+        self.output_dim = self.context.output_dim
+
+    def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
+        batch_size, utterances, utterance_len = batch.context.word_ids.shape
+        candidates, response_len = batch.responses.word_ids.shape[1:]
+        word_states = self.sentences.states(batch.context)  # (B, U, Lu, H)
+        responses = self.sentences.states(batch.responses)  # (B, C, Lr, H)
+        response_mask = (
+            torch.arange(response_len, device=responses.device) < batch.responses.lengths[..., None]
+        )
+
+        # Concatenate the real words of all utterances: (B, Tc, H), Tc = longest real context.
+        word_mask = (
+            torch.arange(utterance_len, device=word_states.device)
+            < batch.context.lengths[..., None]
+        )
+        flat_mask = word_mask.reshape(batch_size, -1)
+        order = torch.sort((~flat_mask).to(torch.int8), dim=1, stable=True).indices
+        context_len = int(flat_mask.sum(1).max())
+        order = order[:, :context_len]
+        context_words = word_states.reshape(batch_size, -1, word_states.shape[-1]).gather(
+            1, order[..., None].expand(-1, -1, word_states.shape[-1])
+        )
+        context_mask = torch.arange(context_len, device=order.device) < flat_mask.sum(
+            1, keepdim=True
+        )
+
+        # Eq. 19: e_ik = c̄_iᵀ r̄_k for every candidate.
+        scores = torch.einsum("bih,bckh->bcik", context_words, responses)  # (B, C, Tc, Lr)
+        to_response = _masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
+        to_context = _masked_softmax(scores, context_mask[:, None, :, None], dim=2)
+        context_aligned = torch.einsum("bcik,bckh->bcih", to_response, responses)
+        response_aligned = torch.einsum("bcik,bih->bckh", to_context, context_words)
+        context_enhanced = self.project(context_words[:, None], context_aligned)  # (B, C, Tc, h)
+        response_enhanced = self.project(responses, response_aligned)  # (B, C, Lr, h)
+
+        # Split the context back into utterances: scatter the real words to their positions.
+        hidden = self.project.output_dim
+        padded = context_enhanced.new_zeros(
+            batch_size, candidates, utterances * utterance_len, hidden
+        )
+        index = order[:, None, :, None].expand(-1, candidates, -1, hidden)
+        padded = padded.scatter(2, index, context_enhanced * context_mask[:, None, :, None])
+        lengths = batch.context.lengths[:, None, :].expand(-1, candidates, -1).reshape(-1)
+        composed = self.dropout(self.compose(padded.reshape(-1, utterance_len, hidden), lengths))
+        utterance_vectors = max_last_pool(composed, lengths).reshape(
+            batch_size * candidates, utterances, -1
+        )
+        counts = batch.context.mask.sum(-1)[:, None].expand(-1, candidates).reshape(-1)
+        context = self.context(utterance_vectors, counts).reshape(batch_size, candidates, -1)
+
+        response_lengths = batch.responses.lengths.reshape(-1)
+        composed = self.dropout(
+            self.compose(response_enhanced.reshape(-1, response_len, hidden), response_lengths)
+        )
+        response_vectors = max_last_pool(composed, response_lengths).reshape(
+            batch_size, candidates, -1
+        )
+
+        encoded_personas = {}
+        for name in personas:
+            tokens = batch.persona(name)
+            if tokens is None:
+                raise ValueError(f"the batch has no {name} persona; check the persona config")
+            encoded_personas[name] = (self.sentences(tokens), tokens.mask)
+        return Encoded(context, response_vectors, encoded_personas)

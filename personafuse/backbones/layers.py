@@ -1,0 +1,131 @@
+"""Layers shared by HRE and IMN: word representation, packed BiLSTM, [max; last] pooling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from personafuse.models.featurizer import TokenTensors
+from personafuse.registry import Registry
+
+__all__ = ["BACKBONES", "BiLSTM", "CharCNN", "Encoded", "WordRepresentation", "max_last_pool"]
+
+BACKBONES: Registry[type[nn.Module]] = Registry("model")
+
+
+@dataclass
+class Encoded:
+    """What a backbone hands to fusion and scoring.
+
+    Shapes:
+        context: (B, D) when the context is encoded once per context (HRE), or (B, C, D) when
+            it depends on the candidate (IMN's cross-attention).
+        responses: (B, C, D).
+        personas: name -> ((B, N, D) profile vectors, (B, N) mask of real profiles).
+    """
+
+    context: torch.Tensor
+    responses: torch.Tensor
+    personas: dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+class CharCNN(nn.Module):
+    """Character CNN over each word: one conv per window, max over characters, concatenated.
+
+    Shapes:
+        char_ids: (N, W) -> (N, filters * len(windows)).
+    """
+
+    def __init__(self, num_chars: int, char_dim: int = 32, filters: int = 50, windows=(3, 4, 5)):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w - 1) for w in windows)
+        self.output_dim = filters * len(windows)
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        chars = self.embedding(char_ids).transpose(1, 2)  # (N, char_dim, W)
+        mask = (char_ids == 0)[:, None, :]
+        pooled = []
+        for conv in self.convs:
+            features = torch.relu(conv(chars))[..., : char_ids.shape[1]]
+            pooled.append(features.masked_fill(mask, 0.0).amax(dim=-1))
+        return torch.cat(pooled, dim=-1)
+
+
+class WordRepresentation(nn.Module):
+    """[frozen pretrained ⊕ word2vec vectors ; char-CNN] per word, with dropout.
+
+    Shapes:
+        tokens.word_ids: (*, L); tokens.char_ids: (*, L, W) -> (*, L, output_dim).
+    """
+
+    def __init__(
+        self,
+        word_vectors: np.ndarray,
+        num_chars: int,
+        char_filters: int = 50,
+        char_windows=(3, 4, 5),
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.words = nn.Embedding.from_pretrained(
+            torch.as_tensor(word_vectors, dtype=torch.float32), freeze=True
+        )
+        self.chars = CharCNN(num_chars, filters=char_filters, windows=tuple(char_windows))
+        self.dropout = nn.Dropout(dropout)
+        self.output_dim = self.words.embedding_dim + self.chars.output_dim
+
+    def forward(self, tokens: TokenTensors) -> torch.Tensor:
+        shape = tokens.word_ids.shape
+        chars = self.chars(tokens.char_ids.reshape(-1, tokens.char_ids.shape[-1])).reshape(
+            *shape, -1
+        )
+        return self.dropout(torch.cat([self.words(tokens.word_ids), chars], dim=-1))
+
+
+class BiLSTM(nn.Module):
+    """A BiLSTM over padded sequences that runs only on real positions (packed).
+
+    Empty sequences (length 0) are skipped and give all-zero outputs.
+
+    Shapes:
+        inputs: (N, L, E); lengths: (N,) -> (N, L, 2 * hidden_size).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden_size
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        outputs = inputs.new_zeros(*inputs.shape[:2], self.output_dim)
+        real = lengths > 0
+        if real.any():
+            packed = pack_padded_sequence(
+                inputs[real], lengths[real].cpu(), batch_first=True, enforce_sorted=False
+            )
+            states, _ = pad_packed_sequence(
+                self.lstm(packed)[0], batch_first=True, total_length=inputs.shape[1]
+            )
+            outputs[real] = states
+        return outputs
+
+
+def max_last_pool(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """[max over real positions ; state at the last real position] (Eq. 4–6, 8).
+
+    Shapes:
+        states: (N, L, H); lengths: (N,) -> (N, 2H); empty sequences give zeros.
+    """
+    positions = torch.arange(states.shape[1], device=states.device)
+    mask = positions[None, :] < lengths[:, None]
+    maxed = states.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+    last = states.gather(
+        1, (lengths.clamp(min=1) - 1)[:, None, None].expand(-1, 1, states.shape[2])
+    ).squeeze(1)
+    pooled = torch.cat([maxed, last], dim=-1)
+    return torch.where(lengths[:, None] > 0, pooled, torch.zeros_like(pooled))

@@ -1,0 +1,7 @@
+"""Lightning modules."""
+
+from __future__ import annotations
+
+from personafuse.lit.ranking import RankingModule
+
+__all__ = ["RankingModule"]

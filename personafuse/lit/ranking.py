@@ -1,0 +1,106 @@
+"""The one LightningModule: listwise loss, ranking metrics and optimisation, for any network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+
+from personafuse.metrics import ranks
+
+__all__ = ["RankingModule"]
+
+
+class RankingModule(L.LightningModule):
+    """Trains and evaluates a network that maps a batch to (B, C) candidate scores.
+
+    The module does not know which backbone it holds. Training minimises the cross-entropy of
+    the softmax over each context's candidates (Eq. 18); validation and test score all
+    candidates of a context in one forward and log ``{stage}/hits@k`` and ``{stage}/mrr``
+    (pessimistic ties), averaged over contexts and synchronised across processes.
+
+    Args:
+        network: The scorer, e.g. :class:`~personafuse.models.PersonaRanker`.
+        optimizer: Partial optimiser, called with the trainable parameters.
+        scheduler: Partial LR scheduler, called with the optimiser, or None.
+        scheduler_interval: ``step`` or ``epoch``.
+        hits_k: The k of the logged hits@k.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        optimizer: Callable,
+        scheduler: Callable | None = None,
+        scheduler_interval: str = "step",
+        hits_k: tuple[int, ...] = (1, 2, 5),
+    ):
+        super().__init__()
+        # Only plain values go into checkpoints (callables would not load with weights_only);
+        # the full config is logged by the training script.
+        self.save_hyperparameters(
+            {"scheduler_interval": scheduler_interval, "hits_k": [int(k) for k in hits_k]}
+        )
+        self.network = network
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.hits_k = tuple(hits_k)
+        names = [f"hits@{k}" for k in self.hits_k] + ["mrr", "loss"]
+        self.metrics = nn.ModuleDict(
+            {
+                stage: nn.ModuleDict({n.replace("@", "_at_"): MeanMetric() for n in names})
+                for stage in ("val", "test")
+            }
+        )
+        self.predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.network(batch)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        scores = self(batch)
+        loss = F.cross_entropy(scores, batch.labels)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.labels))
+        return loss
+
+    def _evaluate(self, stage: str, batch) -> torch.Tensor:
+        scores = self(batch)
+        labels = batch.labels
+        rank = ranks(scores.float(), labels)
+        values = {f"hits_at_{k}": (rank <= k).float() for k in self.hits_k}
+        values["mrr"] = 1.0 / rank.float()
+        values["loss"] = F.cross_entropy(scores.float(), labels, reduction="none")
+        for name, value in values.items():
+            metric = self.metrics[stage][name]
+            metric.update(value)
+            self.log(
+                f"{stage}/{name.replace('_at_', '@')}",
+                metric,
+                prog_bar=name in ("hits_at_1", "mrr"),
+                batch_size=len(labels),
+            )
+        return scores
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate("val", batch)
+
+    def on_test_epoch_start(self) -> None:
+        self.predictions = []
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        scores = self._evaluate("test", batch)
+        self.predictions.append((scores.detach().float().cpu(), batch.labels.cpu()))
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
+        }

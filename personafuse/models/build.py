@@ -1,0 +1,57 @@
+"""Build a ranking network from the composed ``model`` / ``fusion`` / ``persona`` configs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from personafuse.data.schema import RankingExample
+from personafuse.models.featurizer import RnnFeaturizer
+from personafuse.models.ranker import PersonaRanker
+from personafuse.text.embeddings import build_word_vectors
+
+__all__ = ["build_rnn_ranker", "fused_personas"]
+
+
+def fused_personas(persona: str, as_context: bool = False) -> tuple[str, ...]:
+    """Which personas the model fuses: none for ``none`` and for persona-only runs (Table 2),
+    where the persona sentences take the place of the context."""
+    if as_context:
+        return ()
+    return {"none": (), "self": ("self",), "partner": ("partner",), "both": ("self", "partner")}[
+        persona
+    ]
+
+
+def build_rnn_ranker(
+    model_cfg,
+    fusion: str,
+    personas: tuple[str, ...],
+    featurizer: RnnFeaturizer,
+    train_examples: Sequence[RankingExample],
+    cache_dir: str | None = None,
+    seed: int = 0,
+) -> PersonaRanker:
+    """HRE or IMN (by ``model_cfg.name``) with frozen word vectors built from the train split."""
+    from personafuse.backbones import BACKBONES
+
+    embeddings = model_cfg.embeddings
+    word_vectors = build_word_vectors(
+        featurizer.vocab,
+        train_examples,
+        glove=embeddings.glove,
+        word2vec_dim=embeddings.word2vec_dim,
+        word2vec_epochs=embeddings.word2vec_epochs,
+        seed=seed,
+        cache_dir=cache_dir,
+    )
+    backbone = BACKBONES.get(model_cfg.name)(
+        word_vectors, len(featurizer.char_vocab), **model_cfg.backbone
+    )
+    return PersonaRanker(
+        backbone,
+        fusion,
+        personas,
+        mlp_hidden=model_cfg.mlp_hidden,
+        dropout=model_cfg.dropout,
+        interactions=model_cfg.get("interactions", False),
+    )

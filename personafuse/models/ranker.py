@@ -1,0 +1,68 @@
+"""A backbone, one fusion per fused persona, and the MLP scorer (Eq. 17–18)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from personafuse.fusion import FUSIONS
+
+__all__ = ["PersonaRanker"]
+
+
+class PersonaRanker(nn.Module):
+    """Scores every candidate of every context: m = [ĉ; p̂; r̄] → MLP → score.
+
+    With no fused persona (``persona=none``, or persona-only runs where the persona takes the
+    place of the context) m = [ĉ; r̄], the Table 3 baseline. With ``persona=both`` each persona
+    gets its own fusion module of the chosen strategy: m = [ĉ; p̂_self; p̂_partner; r̄].
+
+    Args:
+        backbone: Module mapping a batch to :class:`~personafuse.backbones.Encoded`; its
+            ``output_dim`` is D.
+        fusion: Registered fusion name (``na``, ``ca``, ``ra``, ``cra``); unused without personas.
+        personas: Which personas to fuse, e.g. ``("self",)``.
+        mlp_hidden: Hidden units of the scorer (paper: 256).
+        dropout: Dropout on the matching feature and the hidden layer.
+        interactions: Beyond the paper: also feed ĉ ⊙ r̄ and p̂ ⊙ r̄ to the MLP. Eq. 17's
+            concatenation leaves it to the MLP to learn any comparison of vectors, which takes
+            tens of thousands of steps; the products give it one directly.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        fusion: str,
+        personas: tuple[str, ...] = (),
+        mlp_hidden: int = 256,
+        dropout: float = 0.2,
+        interactions: bool = False,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.personas = tuple(personas)
+        self.interactions = interactions
+        dim = backbone.output_dim
+        self.fusions = nn.ModuleDict({name: FUSIONS.get(fusion)(dim) for name in self.personas})
+        parts = (2 + len(self.personas)) * (2 if interactions else 1) - (1 if interactions else 0)
+        self.scorer = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(dim * parts, mlp_hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_hidden, 1),
+        )
+
+    def forward(self, batch) -> torch.Tensor:
+        """Shapes: returns (B, C) scores (logits of the softmax over candidates)."""
+        encoded = self.backbone(batch, self.personas)
+        responses = encoded.responses
+        context = encoded.context
+        features = [context if context.dim() == 3 else context[:, None, :].expand_as(responses)]
+        for name in self.personas:
+            profiles, mask = encoded.personas[name]
+            features.append(self.fusions[name](context, responses, profiles, mask))
+        if self.interactions:
+            features += [feature * responses for feature in features]
+        features.append(responses)
+        return self.scorer(torch.cat(features, dim=-1)).squeeze(-1)
