@@ -34,7 +34,11 @@ class Encoded:
 
 
 class CharCNN(nn.Module):
-    """Character CNN over each word: one conv per window, max over characters, concatenated.
+    """Character CNN over each word: one conv per window, max over positions, concatenated.
+
+    The output depends only on a word's characters, so it is computed once per distinct
+    character sequence of the batch (a few hundred) instead of once per padded word slot
+    (tens of thousands), and scattered back.
 
     Shapes:
         char_ids: (N, W) -> (N, filters * len(windows)).
@@ -43,17 +47,24 @@ class CharCNN(nn.Module):
     def __init__(self, num_chars: int, char_dim: int = 32, filters: int = 50, windows=(3, 4, 5)):
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, w, padding=w - 1) for w in windows)
-        self.output_dim = filters * len(windows)
+        self.windows = tuple(windows)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(char_dim, filters, w, padding=w - 1) for w in self.windows
+        )
+        self.output_dim = filters * len(self.windows)
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        chars = self.embedding(char_ids).transpose(1, 2)  # (N, char_dim, W)
-        mask = (char_ids == 0)[:, None, :]
+        unique, inverse = torch.unique(char_ids, dim=0, return_inverse=True)
+        chars = self.embedding(unique).transpose(1, 2)  # (K, char_dim, W)
+        lengths = (unique > 0).sum(-1, keepdim=True)  # (K, 1)
         pooled = []
-        for conv in self.convs:
-            features = torch.relu(conv(chars))[..., : char_ids.shape[1]]
-            pooled.append(features.masked_fill(mask, 0.0).amax(dim=-1))
-        return torch.cat(pooled, dim=-1)
+        for window, conv in zip(self.windows, self.convs, strict=True):
+            features = torch.relu(conv(chars))  # (K, filters, W + window - 1)
+            # Output j covers chars j-window+1..j: it sees a real char while j < length + window - 1.
+            positions = torch.arange(features.shape[-1], device=features.device)
+            valid = (positions[None, :] < lengths + window - 1)[:, None, :]
+            pooled.append(features.masked_fill(~valid, 0.0).amax(dim=-1))
+        return torch.cat(pooled, dim=-1)[inverse]
 
 
 class WordRepresentation(nn.Module):

@@ -1,0 +1,164 @@
+"""HRE / IMN speed on this machine: batched 1-of-20 ranking vs a per-candidate reference.
+
+Measures, for each backbone with the paper's sizes (BiLSTM 200, 300-d GloVe + 100-d word2vec
+shaped word vectors, char-CNN 3x50, RA fusion, self persona):
+
+- ranking cases/s (a case = one context with its 20 candidates) of the batched evaluation
+  path, and of a per-candidate reference that scores each (context, candidate) pair in its own
+  forward with the same weights; their ratio;
+- training contexts/s (forward, backward and Adam step, 16 contexts per batch);
+- peak resident memory of the process after each backbone;
+- projected time of a full Persona-Chat training epoch (65,719 contexts) and validation pass
+  (7,801 contexts).
+
+Inputs have real Persona-Chat lengths: contexts are built from the real utterances in
+tests/fixtures (context length 2t+1 for a turn t drawn like the real data's, 15 at most), each
+with 20 real candidates.
+
+    python benchmarks/rnn_ranking.py [--quick] [--device cpu|cuda]
+
+Ends with one line ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import random
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from personafuse.backbones import BACKBONES
+from personafuse.data import read_personachat
+from personafuse.models import PersonaRanker, RnnFeaturizer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "personachat" / "raw"
+TRAIN_CONTEXTS, VALID_CONTEXTS = 65_719, 7_801
+
+
+def realistic_examples(count: int, seed: int = 0):
+    """Examples with real utterances, personas and candidates, and real-like context lengths."""
+    real = [e for path in sorted(FIXTURES.glob("*_both_*.txt")) for e in read_personachat(path)]
+    utterances = sorted({u for e in real for u in (*e.context, e.response)})
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(count):
+        base = rng.choice(real)
+        turn = rng.randrange(15)  # dialogues have ~7.4 responder turns of 2 utterances each
+        context = tuple(rng.choice(utterances) for _ in range(min(15, 2 * turn + 1)))
+        examples.append(dataclasses.replace(base, context=context))
+    return examples
+
+
+def build(name: str, featurizer: RnnFeaturizer, device: torch.device) -> PersonaRanker:
+    torch.manual_seed(0)
+    vectors = np.random.default_rng(0).normal(size=(len(featurizer.vocab), 400)).astype(np.float32)
+    backbone = BACKBONES.get(name)(vectors, len(featurizer.char_vocab), hidden_size=200)
+    return PersonaRanker(backbone, "ra", ("self",), mlp_hidden=256).to(device)
+
+
+def timed(fn, min_seconds: float) -> tuple[float, int]:
+    """Seconds per call of ``fn`` over at least ``min_seconds`` (after one warm-up call)."""
+    fn()
+    calls, start = 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - start < min_seconds:
+        fn()
+        calls += 1
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / calls, calls
+
+
+def measure(name: str, examples, featurizer, device, quick: bool) -> dict:
+    model = build(name, featurizer, device)
+    to = lambda batch: batch if device.type == "cpu" else _to_device(batch, device)  # noqa: E731
+    eval_batch = to(featurizer(examples[:32]))
+    model.eval()
+    with torch.no_grad():
+        batched, _ = timed(lambda: model(eval_batch), 2 if quick else 8)
+        pairs = [
+            dataclasses.replace(e, candidates=(c,), label=0)
+            for e in examples[:2]
+            for c in e.candidates
+        ]
+        single = [to(featurizer([p])) for p in pairs]
+        per_pair, _ = timed(lambda: [model(b) for b in single], 2 if quick else 8)
+    model.train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    train_batch = to(featurizer(examples[32:48]))
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(train_batch), train_batch.labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    train_step, _ = timed(step, 3 if quick else 10)
+    cases_batched = 32 / batched
+    cases_reference = 2 / per_pair
+    train_rate = 16 / train_step
+    return {
+        "ranking_cases_per_s": round(cases_batched, 1),
+        "reference_cases_per_s": round(cases_reference, 2),
+        "speedup": round(cases_batched / cases_reference, 1),
+        "train_contexts_per_s": round(train_rate, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "train_epoch_min": round(TRAIN_CONTEXTS / train_rate / 60, 1),
+        "validation_pass_min": round(VALID_CONTEXTS / cases_batched / 60, 1),
+    }
+
+
+def _to_device(batch, device):
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+
+    return move_data_to_device(batch, device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short timing loops (< 60 s)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    examples = realistic_examples(64)
+    featurizer = RnnFeaturizer().fit(examples)
+    results = {
+        name: measure(name, examples, featurizer, device, args.quick) for name in ("hre", "imn")
+    }
+    machine = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu"
+    )
+    table = Table(title=f"HRE / IMN ranking speed on {machine} ({torch.get_num_threads()} threads)")
+    columns = ["model", "cases/s batched", "cases/s per-candidate", "speed-up", "train contexts/s",
+               "peak RSS MiB", "train epoch (min)", "valid pass (min)"]  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="right")
+    keys = (
+        "ranking_cases_per_s",
+        "reference_cases_per_s",
+        "speedup",
+        "train_contexts_per_s",
+        "peak_rss_mib",
+        "train_epoch_min",
+        "validation_pass_min",
+    )
+    for name, r in results.items():
+        table.add_row(name, *(str(r[k]) for k in keys))
+    Console().print(table)
+    summary = {"benchmark": "rnn_ranking", "quick": args.quick, "device": str(device), "machine": machine,
+               "threads": torch.get_num_threads(), "results": results}  # fmt: skip
+    print("RESULT " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
