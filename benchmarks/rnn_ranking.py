@@ -139,8 +139,16 @@ def main() -> None:
         else platform.processor() or "cpu"
     )
     table = Table(title=f"HRE / IMN ranking speed on {machine} ({torch.get_num_threads()} threads)")
-    columns = ["model", "cases/s batched", "cases/s per-candidate", "speed-up", "train contexts/s",
-               "peak RSS MiB", "train epoch (min)", "valid pass (min)"]  # fmt: skip
+    columns = [
+        "model",
+        "cases/s batched",
+        "cases/s per-candidate",
+        "speed-up",
+        "train contexts/s",
+        "peak RSS MiB",
+        "train epoch (min)",
+        "valid pass (min)",
+    ]
     for column in columns:
         table.add_column(column, justify="right")
     keys = (
@@ -155,8 +163,8 @@ def main() -> None:
     for name, r in results.items():
         table.add_row(name, *(str(r[k]) for k in keys))
     Console().print(table)
-    summary = {"benchmark": "rnn_ranking", "quick": args.quick, "device": str(device), "machine": machine,
-               "threads": torch.get_num_threads(), "results": results}  # fmt: skip
+    summary = {"benchmark": "rnn_ranking", "quick": args.quick, "device": str(device)}
+    summary |= {"machine": machine, "threads": torch.get_num_threads(), "results": results}
     print("RESULT " + json.dumps(summary))
 
 

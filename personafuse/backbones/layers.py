@@ -60,7 +60,7 @@ class CharCNN(nn.Module):
         pooled = []
         for window, conv in zip(self.windows, self.convs, strict=True):
             features = torch.relu(conv(chars))  # (K, filters, W + window - 1)
-            # Output j covers chars j-window+1..j: it sees a real char while j < length + window - 1.
+            # Output j covers chars j-window+1..j: real chars are seen while j < length+window-1.
             positions = torch.arange(features.shape[-1], device=features.device)
             valid = (positions[None, :] < lengths + window - 1)[:, None, :]
             pooled.append(features.masked_fill(~valid, 0.0).amax(dim=-1))
