@@ -53,5 +53,5 @@ def build_rnn_ranker(
         personas,
         mlp_hidden=model_cfg.mlp_hidden,
         dropout=model_cfg.dropout,
-        interactions=model_cfg.get("interactions", False),
+        interactions=model_cfg.interactions,
     )
