@@ -86,7 +86,7 @@ def train(cfg: DictConfig) -> dict:
         "best_checkpoint": best,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
-        "device": str(module.device) if not best else trainer.strategy.root_device.type,
+        "device": trainer.strategy.root_device.type,
     }
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

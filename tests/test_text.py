@@ -65,3 +65,28 @@ def test_packaged_glove():
     # GloVe 6B 50d's published vector of "the" starts 0.418 0.24968 -0.41242
     np.testing.assert_allclose(matrix[vocab.stoi["the"], :3], [0.418, 0.24968, -0.41242], rtol=1e-5)
     assert not matrix[vocab.stoi["qwzxv-not-a-word"]].any()
+
+
+def test_word2vec_is_identical_across_processes(tmp_path):
+    """gensim's default seeding uses Python's salted str hash; ours must not depend on it."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from personafuse.text import train_word2vec\n"
+        "sentences = [['i', 'like', 'dogs'], ['my', 'cat', 'eats', 'fish'], ['dogs', 'cats']] * 9\n"
+        "print(train_word2vec(sentences, dim=8, epochs=2)['dogs'].tolist())"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": str(salt)},
+        ).stdout
+        for salt in (1, 2)
+    }
+    assert len(outputs) == 1

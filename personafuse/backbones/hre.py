@@ -56,6 +56,16 @@ class SentenceEncoder(nn.Module):
             *tokens.lengths.shape, self.output_dim
         )
 
+    def personas(self, batch: RnnBatch, names: tuple[str, ...]) -> dict:
+        """Profile vectors and masks of each persona (Eq. 2, 5): name -> ((B, N, D), (B, N))."""
+        encoded = {}
+        for name in names:
+            tokens = batch.persona(name)
+            if tokens is None:
+                raise ValueError(f"the batch has no {name} persona; check the persona config")
+            encoded[name] = (self(tokens), tokens.mask)
+        return encoded
+
 
 class ContextAggregator(nn.Module):
     """Utterance vectors in chronological order → BiLSTM → [max; last] (Eq. 7–8).
@@ -101,18 +111,9 @@ class HRE(nn.Module):
         self.context = ContextAggregator(self.sentences.output_dim, hidden_size, dropout)
         self.output_dim = self.context.output_dim
 
-    def encode_personas(self, batch: RnnBatch, names: tuple[str, ...]) -> dict:
-        personas = {}
-        for name in names:
-            tokens = batch.persona(name)
-            if tokens is None:
-                raise ValueError(f"the batch has no {name} persona; check the persona config")
-            personas[name] = (self.sentences(tokens), tokens.mask)
-        return personas
-
     def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
         utterances = self.sentences(batch.context)  # (B, U, D)
         context = self.context(utterances, batch.context.mask.sum(-1))  # (B, D)
         return Encoded(
-            context, self.sentences(batch.responses), self.encode_personas(batch, personas)
+            context, self.sentences(batch.responses), self.sentences.personas(batch, personas)
         )

@@ -127,10 +127,4 @@ class IMN(nn.Module):
             batch_size, candidates, -1
         )
 
-        encoded_personas = {}
-        for name in personas:
-            tokens = batch.persona(name)
-            if tokens is None:
-                raise ValueError(f"the batch has no {name} persona; check the persona config")
-            encoded_personas[name] = (self.sentences(tokens), tokens.mask)
-        return Encoded(context, response_vectors, encoded_personas)
+        return Encoded(context, response_vectors, self.sentences.personas(batch, personas))

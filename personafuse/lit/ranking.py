@@ -56,7 +56,6 @@ class RankingModule(L.LightningModule):
                 for stage in ("val", "test")
             }
         )
-        self.predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, batch) -> torch.Tensor:
         return self.network(batch)
@@ -67,7 +66,7 @@ class RankingModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.labels))
         return loss
 
-    def _evaluate(self, stage: str, batch) -> torch.Tensor:
+    def _evaluate(self, stage: str, batch) -> None:
         scores = self(batch)
         labels = batch.labels
         rank = ranks(scores.float(), labels)
@@ -83,17 +82,12 @@ class RankingModule(L.LightningModule):
                 prog_bar=name in ("hits_at_1", "mrr"),
                 batch_size=len(labels),
             )
-        return scores
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val", batch)
 
-    def on_test_epoch_start(self) -> None:
-        self.predictions = []
-
     def test_step(self, batch, batch_idx: int) -> None:
-        scores = self._evaluate("test", batch)
-        self.predictions.append((scores.detach().float().cpu(), batch.labels.cpu()))
+        self._evaluate("test", batch)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])

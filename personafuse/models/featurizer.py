@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from personafuse.data.schema import RankingExample
+from personafuse.text.embeddings import unique_texts
 from personafuse.text.vocab import Vocabulary, tokenize
 
 __all__ = ["RnnBatch", "RnnFeaturizer", "TokenTensors"]
@@ -96,20 +97,7 @@ class RnnFeaturizer:
 
     def fit(self, train_examples: Sequence[RankingExample]) -> RnnFeaturizer:
         """Build the word and character vocabularies from the training split."""
-        words: Counter[str] = Counter()
-        seen: set[str] = set()
-        for example in train_examples:
-            texts = (
-                *example.context,
-                *example.candidates,
-                example.response,
-                *example.self_persona,
-                *example.partner_persona,
-            )
-            for text in texts:
-                if text not in seen:
-                    seen.add(text)
-                    words.update(tokenize(text))
+        words = Counter(token for text in unique_texts(train_examples) for token in tokenize(text))
         self.vocab = Vocabulary.build(words, min_freq=self.min_word_freq)
         self.char_vocab = Vocabulary.build(Counter(c for w in words for c in w))
         self._cache.clear()

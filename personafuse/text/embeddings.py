@@ -13,15 +13,18 @@ from personafuse.text.pretrained import load_glove_text, load_packaged_glove
 from personafuse.text.vocab import Vocabulary, tokenize
 from personafuse.text.word2vec import train_word2vec
 
-__all__ = ["build_word_vectors", "training_sentences"]
+__all__ = ["build_word_vectors", "training_sentences", "unique_texts"]
 
 log = logging.getLogger(__name__)
 
 
-def training_sentences(examples: Sequence[RankingExample]) -> list[list[str]]:
-    """Each utterance, response and persona sentence of the split once, tokenised."""
-    seen: set[str] = set()
-    sentences = []
+def unique_texts(examples: Sequence[RankingExample], candidates: bool = True) -> list[str]:
+    """Every distinct utterance, response, persona sentence (and candidate) once, in order.
+
+    Contexts repeat from turn to turn and candidates across contexts, so this is far smaller
+    than the examples.
+    """
+    seen: dict[str, None] = {}
     for example in examples:
         texts = (
             *example.context,
@@ -29,11 +32,15 @@ def training_sentences(examples: Sequence[RankingExample]) -> list[list[str]]:
             *example.self_persona,
             *example.partner_persona,
         )
-        for text in texts:
-            if text not in seen:
-                seen.add(text)
-                sentences.append(tokenize(text))
-    return sentences
+        seen.update(dict.fromkeys(texts))
+        if candidates:
+            seen.update(dict.fromkeys(example.candidates))
+    return list(seen)
+
+
+def training_sentences(examples: Sequence[RankingExample]) -> list[list[str]]:
+    """The split's distinct utterances, responses and persona sentences, tokenised."""
+    return [tokenize(text) for text in unique_texts(examples, candidates=False)]
 
 
 def build_word_vectors(

@@ -14,6 +14,12 @@ __all__ = ["train_word2vec"]
 log = logging.getLogger(__name__)
 
 
+def stable_hash(text: str) -> int:
+    """gensim seeds each word's initial vector with hash(word + seed); Python's str hash is
+    salted per process, so use a stable one to make training reproducible across processes."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+
+
 def train_word2vec(
     sentences: Sequence[list[str]],
     dim: int = 100,
@@ -55,6 +61,7 @@ def train_word2vec(
         seed=seed,
         workers=1,
         sg=0,
+        hashfxn=stable_hash,
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
