@@ -27,7 +27,9 @@ from personafuse.train import train
 CHANCE = {"hits@1": 1 / 20, "mrr": sum(1 / r for r in range(1, 21)) / 20}
 
 
-def cells(models: list[str], quick: bool) -> list[tuple[str, str, str]]:
+def cells(models: list[str], quick: bool, chosen: str | None = None) -> list[tuple[str, str, str]]:
+    if chosen:  # "ra/self,none/none"
+        return [(m, *c.split("/")) for m in models for c in chosen.split(",")]
     if quick:
         return [(models[0], "ra", "none"), (models[0], "ra", "self")]
     out = []
@@ -71,8 +73,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="keep the run directories here")
+    parser.add_argument("--cells", help="only these fusion/persona cells, e.g. ra/self,ra/none")
+    parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides")
     args = parser.parse_args()
-    overrides = [f"trainer.max_epochs={args.epochs}", f"seed={args.seed}"]
+    overrides = [f"trainer.max_epochs={args.epochs}", f"seed={args.seed}", *args.override]
     if args.quick:
         overrides += [
             "dataset.dialogues.train=150",
@@ -82,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         results = {}
-        for model, fusion, persona in cells(args.models.split(","), args.quick):
+        for model, fusion, persona in cells(args.models.split(","), args.quick, args.cells):
             metrics = run_cell(model, fusion, persona, out, overrides)
             key = f"{model}/{fusion if persona != 'none' else 'none'}/{persona}"
             results[key] = {
