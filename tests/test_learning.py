@@ -12,7 +12,7 @@ import pytest
 from personafuse.config import compose_config
 from personafuse.train import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 CELLS = [("none", "ra")] + [("self", f) for f in ("na", "ca", "ra", "cra")]
 
 
