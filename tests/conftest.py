@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,17 @@ def tiny_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic") / "corpus"
     generate_corpus(out, seed=7, dialogues=TINY_DIALOGUES)
     return out
+
+
+def run_train_cli(
+    args: list[str], cwd: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m personafuse.train ARGS`` in a fresh process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "personafuse.train", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from personafuse.config import CONFIG_DIR, compose_config
 from personafuse.data import PERSONA_CHOICES, RankingDataModule
 
-from .conftest import TINY_TRAINING
+from .conftest import TINY_TRAINING, run_train_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [*TINY_TRAINING, "trainer.fast_dev_run=true"]
@@ -45,17 +45,6 @@ def test_compose_and_instantiate(tmp_path, dataset, persona):
     )
 
 
-def _run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "personafuse.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def test_main_job_generates_corpus_trains_and_prints_metrics(tmp_path):
     args = [
         f"paths.cache_dir={tmp_path}/cache",
@@ -63,7 +52,7 @@ def test_main_job_generates_corpus_trains_and_prints_metrics(tmp_path):
         "persona=both",
         *TINY,
     ]
-    result = _run(args, tmp_path)
+    result = run_train_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["persona"] == "both" and "test/hits@1" in metrics
@@ -73,11 +62,11 @@ def test_main_job_generates_corpus_trains_and_prints_metrics(tmp_path):
 
 
 def test_bad_choices_and_missing_data_fail_cleanly(tmp_path):
-    result = _run(["persona=bogus"], tmp_path)
+    result = run_train_cli(["persona=bogus"], tmp_path)
     assert result.returncode != 0
     assert "Could not find 'persona/bogus'" in result.stderr and "partner" in result.stderr
     assert "Traceback" not in result.stderr
-    result = _run(
+    result = run_train_cli(
         ["dataset=personachat", f"paths.data_dir={tmp_path}/none", f"hydra.run.dir={tmp_path}/r"],
         tmp_path,
     )
@@ -138,7 +127,7 @@ def test_configs_ship_in_the_wheel(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "partner"
-    result = _run(
+    result = run_train_cli(
         [f"paths.cache_dir={tmp_path}/cache", f"hydra.run.dir={tmp_path}/run", *TINY], tmp_path, env
     )
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from personafuse.data import read_personachat
@@ -22,15 +23,7 @@ def test_counts_and_flags(capsys):
 def test_full_split_counts_pass_without_flag():
     examples = read_personachat(RAW / "train_self_original.txt")
     # pretend the file holds the full split: replicate dialogue ids and turns to the known counts
-    fake = [
-        examples[0].__class__(
-            **{
-                **{f: getattr(examples[0], f) for f in examples[0].__slots__},
-                "dialogue_id": i % 8939,
-            }
-        )
-        for i in range(65719)
-    ]
+    fake = [dataclasses.replace(examples[0], dialogue_id=i % 8939) for i in range(65719)]
     assert compute_stats(fake, "train_self_original.txt").flags == []
     assert expected_counts("valid_other_revised_no_cands.txt") == ("valid", 1000, 7801)
     assert expected_counts("notes.txt") is None

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from personafuse.config import compose_config
 from personafuse.train import train
 
-from .conftest import TINY_TRAINING
+from .conftest import TINY_TRAINING, run_train_cli
 
 TINY = TINY_TRAINING
 KEYS = {
@@ -110,19 +107,8 @@ def test_validation_metrics_equal_a_direct_computation(tmp_path):
     assert logged["val/mrr"] == pytest.approx(mrr(scores, labels).item(), abs=1e-6)
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "personafuse.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 def test_multirun_sweep_writes_one_directory_per_run(tmp_path):
-    result = _cli(
+    result = run_train_cli(
         [
             "--multirun",
             "model=hre,imn",
@@ -147,7 +133,7 @@ def test_multirun_sweep_writes_one_directory_per_run(tmp_path):
 
 @pytest.mark.parametrize("override", ["model=lstm", "fusion=xyz", "persona=mine"])
 def test_unknown_names_list_valid_choices(tmp_path, override):
-    result = _cli([override], tmp_path)
+    result = run_train_cli([override], tmp_path)
     assert result.returncode != 0
     group = override.split("=")[0]
     assert f"Could not find '{group}/" in result.stderr and "Available options" in result.stderr

@@ -286,7 +286,7 @@ class SyntheticPersonaChat(PersonaChatFiles):
             return
         try:
             generate_corpus(self.data_dir, self.seed, self.dialogues)
-        except (FileExistsError, OSError):
+        except OSError:  # FileExistsError included
             # Another process of a multirun may have finished the same corpus first.
             if not (self.data_dir / "manifest.json").is_file():
                 raise
