@@ -9,7 +9,9 @@ shaped word vectors, char-CNN 3x50, RA fusion, self persona):
 - training contexts/s (forward, backward and Adam step, 16 contexts per batch);
 - peak resident memory of the process after each backbone;
 - projected time of a full Persona-Chat training epoch (65,719 contexts) and validation pass
-  (7,801 contexts).
+  (7,801 contexts);
+- for HRE, a roofline: the BiLSTM FLOPs of a training context against this machine's measured
+  matmul peak, i.e. the fastest any implementation of the paper's sizes could train here.
 
 Inputs have real Persona-Chat lengths: contexts are built from the real utterances in
 tests/fixtures (context length 2t+1 for a turn t drawn like the real data's, 15 at most), each
@@ -28,11 +30,11 @@ import json
 import platform
 import random
 import resource
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import matmul_peak_gflops, timed
 from rich.console import Console
 from rich.table import Table
 
@@ -65,16 +67,15 @@ def build(name: str, featurizer: RnnFeaturizer, device: torch.device) -> Persona
     return PersonaRanker(backbone, "ra", ("self",), mlp_hidden=256).to(device)
 
 
-def timed(fn, min_seconds: float) -> tuple[float, int]:
-    """Seconds per call of ``fn`` over at least ``min_seconds`` (after one warm-up call)."""
-    fn()
-    calls, start = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - start < min_seconds:
-        fn()
-        calls += 1
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / calls, calls
+def lstm_train_gflop_per_context(batch, word_dim: int, hidden: int = 200) -> float:
+    """GFLOP of HRE's BiLSTMs per training context: forward 2·4h·(in + h) per real token and
+    direction, backward twice the forward. A lower bound on the work of a training step."""
+    tokens = sum(
+        int(t.lengths.sum()) for t in (batch.context, batch.responses, batch.self_persona)
+    )
+    utterances = int(batch.context.mask.sum())
+    forward = 2 * 2 * 4 * hidden * (tokens * (word_dim + hidden) + utterances * (5 * hidden))
+    return 3 * forward / len(batch) / 1e9
 
 
 def measure(name: str, examples, featurizer, device, quick: bool) -> dict:
@@ -105,7 +106,19 @@ def measure(name: str, examples, featurizer, device, quick: bool) -> dict:
     cases_batched = 32 / batched
     cases_reference = 2 / per_pair
     train_rate = 16 / train_step
-    return {
+    if name == "hre":
+        word_dim = model.backbone.sentences.words.output_dim
+        gflop = lstm_train_gflop_per_context(train_batch, word_dim)
+        peak = matmul_peak_gflops(device)
+        roofline = {
+            "lstm_gflop_per_train_context": round(gflop, 2),
+            "matmul_peak_gflops": round(peak, 1),
+            "achieved_fraction_of_peak": round(gflop * train_rate / peak, 2),
+            "train_epoch_min_at_peak": round(TRAIN_CONTEXTS * gflop / peak / 60, 1),
+        }
+    else:
+        roofline = {}
+    return roofline | {
         "ranking_cases_per_s": round(cases_batched, 1),
         "reference_cases_per_s": round(cases_reference, 2),
         "speedup": round(cases_batched / cases_reference, 1),
@@ -163,6 +176,13 @@ def main() -> None:
     for name, r in results.items():
         table.add_row(name, *(str(r[k]) for k in keys))
     Console().print(table)
+    hre = results["hre"]
+    print(
+        f"HRE roofline: {hre['lstm_gflop_per_train_context']} GFLOP of BiLSTM work per training"
+        f" context; at this machine's measured matmul peak ({hre['matmul_peak_gflops']} GFLOP/s)"
+        f" a full epoch takes at least {hre['train_epoch_min_at_peak']} min; the training step"
+        f" runs at {hre['achieved_fraction_of_peak']:.0%} of that peak."
+    )
     summary = {"benchmark": "rnn_ranking", "quick": args.quick, "device": str(device)}
     summary |= {"machine": machine, "threads": torch.get_num_threads(), "results": results}
     print("RESULT " + json.dumps(summary))

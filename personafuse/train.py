@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from personafuse.config import CONFIG_DIR
 from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
-from personafuse.models import build_rnn_ranker, fused_personas
+from personafuse.models import build_ranker, fused_personas
 
 __all__ = ["main", "train"]
 
@@ -33,17 +33,17 @@ def train(cfg: DictConfig) -> dict:
     """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_examples = datamodule.examples["train"]
     featurizer = instantiate(cfg.model.featurizer).fit(train_examples)
     datamodule.featurizer = featurizer
-    featurizer.vocab.save(output_dir / "vocab.json")
-    featurizer.char_vocab.save(output_dir / "chars.json")
+    featurizer.save(output_dir)
 
     personas = fused_personas(cfg.persona.name, cfg.persona.as_context)
-    network = build_rnn_ranker(
+    network = build_ranker(
         cfg.model,
         cfg.fusion.name,
         personas,

@@ -29,6 +29,65 @@ TINY_TRAINING = [
 ]
 
 
+def tiny_bert_training(pretrained: Path) -> list[str]:
+    """Overrides for a seconds-long BERT run with the tiny random checkpoint."""
+    return [
+        "model=bert",
+        f"model.pretrained={pretrained}",
+        "dataset.dialogues.train=40",
+        "dataset.dialogues.valid=20",
+        "dataset.dialogues.test=20",
+        "model.max_len=64",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+    ]
+
+
+def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
+    """A randomly initialised 2-layer BERT with a wordpiece vocabulary of the synthetic lexicon
+    and the fixture words, saved like a Hugging Face checkpoint (no download)."""
+    import re
+
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from personafuse.data.synthetic import _lexicon
+
+    words = set(re.findall(r"[a-z']+|[^\sa-z']", str(_lexicon()).lower()))
+    words |= set(re.findall(r"[a-z']+", " ".join(p.read_text() for p in sorted(RAW.glob("*")))))
+    chars = {c for w in words for c in w}
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *sorted(words),
+        *sorted(f"##{c}" for c in chars),
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = {token: index for index, token in enumerate(dict.fromkeys(vocab))}
+    BertTokenizerFast(vocab=vocab).save_pretrained(directory)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """Directory of a tiny random BERT checkpoint, made once per test session."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """A small synthetic corpus in Persona-Chat naming, generated once per test session."""

@@ -8,6 +8,7 @@ import yaml
 
 from personafuse.config import CONFIG_DIR
 from personafuse.fusion import FUSIONS
+from personafuse.fusion.bert import BERT_FUSIONS
 from personafuse.registry import Registry
 
 B, C, N, D = 3, 5, 4, 6
@@ -93,6 +94,7 @@ def test_which_strategies_depend_on_the_candidate(name, per_candidate):
 def test_every_fusion_yaml_names_a_registered_strategy():
     files = sorted((CONFIG_DIR / "fusion").glob("*.yaml"))
     assert [f.stem for f in files] == FUSIONS.names() == ["ca", "cra", "na", "ra"]
+    assert BERT_FUSIONS.names() == FUSIONS.names()  # every strategy exists for every backbone
     for path in files:
         assert yaml.safe_load(path.read_text())["name"] == path.stem
 

@@ -12,7 +12,7 @@ from torch import nn
 from personafuse.backbones import BACKBONES
 from personafuse.backbones.imn import EnhancedProjection
 from personafuse.backbones.layers import BiLSTM, max_last_pool
-from personafuse.config import CONFIG_DIR
+from personafuse.config import CONFIG_DIR, compose_config
 from personafuse.data import read_personachat, select_persona
 from personafuse.models import PersonaRanker, RnnFeaturizer
 
@@ -136,8 +136,12 @@ def test_gradients_reach_every_trainable_parameter(featurizer, examples):
 
 
 def test_model_yamls_name_registered_backbones():
-    names = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml"))
-    assert set(names) <= set(BACKBONES.names()) and {"hre", "imn"} <= set(names)
+    families = {
+        path.stem: compose_config(overrides=[f"model={path.stem}"]).model.family
+        for path in (CONFIG_DIR / "model").glob("*.yaml")
+    }
+    assert families == {"hre": "rnn", "imn": "rnn", "bert": "bert"}
+    assert {name for name, family in families.items() if family == "rnn"} == set(BACKBONES.names())
 
 
 def test_real_fixture_turns_featurize(featurizer):

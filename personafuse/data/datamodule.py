@@ -9,14 +9,20 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from personafuse.data.parlai import read_personachat
 from personafuse.data.persona import select_persona
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import SPLITS, PersonaChatFiles
 
-__all__ = ["ExampleDataset", "RankingDataModule", "shuffle_candidates"]
+__all__ = [
+    "EpochShuffleSampler",
+    "ExampleDataset",
+    "NegativeSamplingDataset",
+    "RankingDataModule",
+    "shuffle_candidates",
+]
 
 Featurizer = Callable[[list[RankingExample]], Any]
 
@@ -32,6 +38,76 @@ class ExampleDataset(Dataset):
 
     def __getitem__(self, index: int) -> RankingExample:
         return self.examples[index]
+
+
+class EpochShuffleSampler(Sampler):
+    """Seeded shuffle that hands ``(index, epoch)`` to the dataset.
+
+    Lightning calls :meth:`set_epoch` before every training epoch, so a dataset can vary what
+    it returns per epoch (dynamic negatives) while staying reproducible from the seed, also
+    with worker processes.
+    """
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        for index in torch.randperm(self.size, generator=generator).tolist():
+            yield index, self.epoch
+
+
+class NegativeSamplingDataset(Dataset):
+    """Each training context with its true response and ``negatives`` of its other candidates.
+
+    The negatives change every epoch (BERT's dynamic negative sampling, SPEC §4.3): context i
+    walks through a fixed seeded permutation of its negatives, ``negatives`` at a time, so
+    consecutive epochs never repeat a negative until all have been used. The true response
+    takes a random position among the kept candidates.
+
+    Args:
+        examples: Examples with candidates and a label.
+        negatives: Negatives kept per context and epoch.
+        seed: Seed of the permutations.
+    """
+
+    def __init__(self, examples: Sequence[RankingExample], negatives: int = 1, seed: int = 0):
+        if negatives < 1:
+            raise ValueError(f"datamodule.train_negatives={negatives}; it must be at least 1")
+        self.examples = examples
+        self.negatives = negatives
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, key: tuple[int, int]) -> RankingExample:
+        index, epoch = key
+        example = self.examples[index]
+        rng = random.Random(f"personafuse-negatives:{self.seed}:{index}")
+        others = [i for i in range(example.num_candidates) if i != example.label]
+        rng.shuffle(others)
+        count = min(self.negatives, len(others))
+        start = epoch * count
+        chosen = [others[(start + j) % len(others)] for j in range(count)]
+        position = random.Random(f"personafuse-position:{self.seed}:{index}:{epoch}").randint(
+            0, count
+        )
+        chosen.insert(position, example.label)
+        return dataclasses.replace(
+            example,
+            candidates=tuple(example.candidates[i] for i in chosen),
+            candidate_ids=tuple(example.candidate_ids[i] for i in chosen),
+            label=position,
+        )
 
 
 def shuffle_candidates(
@@ -74,6 +150,9 @@ class RankingDataModule(L.LightningDataModule):
         featurizer: Collate function from a list of examples to a model batch.
         persona_as_context: Persona-only ranking (the paper's Table 2): the chosen persona's
             sentences take the place of the dialogue context.
+        train_negatives: None trains on all candidates of a context (HRE/IMN's listwise
+            loss); k trains on the true response and k negatives that change every epoch
+            (BERT's dynamic negative sampling, k = 1).
     """
 
     def __init__(
@@ -86,8 +165,10 @@ class RankingDataModule(L.LightningDataModule):
         num_workers: int = 0,
         featurizer: Featurizer | None = None,
         persona_as_context: bool = False,
+        train_negatives: int | None = None,
     ):
         super().__init__()
+        self.train_negatives = train_negatives
         self.dataset = dataset
         self.persona = persona
         self.train_batch_size = train_batch_size
@@ -155,7 +236,18 @@ class RankingDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.train_batch_size, shuffle=True)
+        if self.train_negatives is None:
+            return self._loader("train", self.train_batch_size, shuffle=True)
+        examples = self.load_split("train")
+        return DataLoader(
+            NegativeSamplingDataset(examples, self.train_negatives, self.candidate_seed),
+            batch_size=self.train_batch_size,
+            sampler=EpochShuffleSampler(len(examples), self.candidate_seed),
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid", self.eval_batch_size, shuffle=False)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from personafuse.lit.ranking import RankingModule
+from personafuse.lit.ranking import LOSSES, RankingModule, linear_warmup_decay
 
-__all__ = ["RankingModule"]
+__all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]

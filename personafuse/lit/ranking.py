@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import lightning as L
@@ -12,14 +13,27 @@ from torchmetrics import MeanMetric
 
 from personafuse.metrics import ranks
 
-__all__ = ["RankingModule"]
+__all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
+
+LOSSES = ("listwise", "binary")
+
+
+def linear_warmup_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.1
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_fraction`` of the steps, then linear decay to 0 (BERT)."""
+    from transformers import get_linear_schedule_with_warmup
+
+    warmup = int(total_steps * warmup_fraction)
+    return get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
 
 
 class RankingModule(L.LightningModule):
     """Trains and evaluates a network that maps a batch to (B, C) candidate scores.
 
     The module does not know which backbone it holds. Training minimises the cross-entropy of
-    the softmax over each context's candidates (Eq. 18); validation and test score all
+    the softmax over each context's candidates (``loss=listwise``, Eq. 18) or the binary
+    cross-entropy of each candidate's sigmoid (``loss=binary``, BERT); validation and test score all
     candidates of a context in one forward and log ``{stage}/hits@k`` and ``{stage}/mrr``
     (pessimistic ties), averaged over contexts and synchronised across processes.
 
@@ -29,6 +43,10 @@ class RankingModule(L.LightningModule):
         scheduler: Partial LR scheduler, called with the optimiser, or None.
         scheduler_interval: ``step`` or ``epoch``.
         hits_k: The k of the logged hits@k.
+        loss: ``listwise`` or ``binary``.
+
+    A scheduler factory that takes ``total_steps`` (e.g. linear warm-up and decay) gets the
+    trainer's estimate of the run's optimiser steps.
     """
 
     def __init__(
@@ -38,12 +56,20 @@ class RankingModule(L.LightningModule):
         scheduler: Callable | None = None,
         scheduler_interval: str = "step",
         hits_k: tuple[int, ...] = (1, 2, 5),
+        loss: str = "listwise",
     ):
         super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"module.loss={loss!r}; valid choices: {', '.join(LOSSES)}")
+        self.loss = loss
         # Only plain values go into checkpoints (callables would not load with weights_only);
         # the full config is logged by the training script.
         self.save_hyperparameters(
-            {"scheduler_interval": scheduler_interval, "hits_k": [int(k) for k in hits_k]}
+            {
+                "scheduler_interval": scheduler_interval,
+                "hits_k": [int(k) for k in hits_k],
+                "loss": loss,
+            }
         )
         self.network = network
         self.optimizer_factory = optimizer
@@ -62,7 +88,11 @@ class RankingModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch)
-        loss = F.cross_entropy(scores, batch.labels)
+        if self.loss == "binary":
+            targets = F.one_hot(batch.labels, scores.shape[1]).to(scores.dtype)
+            loss = F.binary_cross_entropy_with_logits(scores, targets)
+        else:
+            loss = F.cross_entropy(scores, batch.labels)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.labels))
         return loss
 
@@ -93,7 +123,11 @@ class RankingModule(L.LightningModule):
         optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer)
+        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
+            total = int(self.trainer.estimated_stepping_batches)
+            scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        else:
+            scheduler = self.scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},

@@ -9,7 +9,7 @@ from personafuse.models.featurizer import RnnFeaturizer
 from personafuse.models.ranker import PersonaRanker
 from personafuse.text.embeddings import build_word_vectors
 
-__all__ = ["build_rnn_ranker", "fused_personas"]
+__all__ = ["build_bert_ranker", "build_ranker", "build_rnn_ranker", "fused_personas"]
 
 
 def fused_personas(persona: str, as_context: bool = False) -> tuple[str, ...]:
@@ -55,3 +55,39 @@ def build_rnn_ranker(
         dropout=model_cfg.dropout,
         interactions=model_cfg.interactions,
     )
+
+
+def build_bert_ranker(model_cfg, fusion: str, personas: tuple[str, ...], featurizer):
+    """A BERT ranker from ``model.pretrained`` with the featurizer's special token ids."""
+    from personafuse.models.bert import BertRanker
+
+    return BertRanker(
+        model_cfg.pretrained,
+        featurizer.special_ids,
+        fusion,
+        personas,
+        max_len=model_cfg.max_len,
+        truncation=model_cfg.truncation,
+        subtype=model_cfg.subtype,
+        max_sequences=model_cfg.max_sequences,
+        dropout=model_cfg.dropout,
+    )
+
+
+def build_ranker(
+    model_cfg,
+    fusion: str,
+    personas: tuple[str, ...],
+    featurizer,
+    train_examples: Sequence[RankingExample],
+    cache_dir: str | None = None,
+    seed: int = 0,
+):
+    """The network of ``model_cfg.family``: ``rnn`` (HRE, IMN) or ``bert``."""
+    if model_cfg.family == "bert":
+        return build_bert_ranker(model_cfg, fusion, personas, featurizer)
+    if model_cfg.family == "rnn":
+        return build_rnn_ranker(
+            model_cfg, fusion, personas, featurizer, train_examples, cache_dir, seed
+        )
+    raise ValueError(f"model.family={model_cfg.family!r}; valid choices: rnn, bert")

