@@ -1,13 +1,34 @@
-"""Helpers shared by the benchmark scripts: timing loops and this machine's matmul peak."""
+"""Helpers shared by the benchmark scripts: realistic inputs, timing, this machine's peak."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
-__all__ = ["matmul_peak_gflops", "timed"]
+from personafuse.data import read_personachat
+
+__all__ = ["matmul_peak_gflops", "realistic_examples", "timed"]
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "personachat" / "raw"
+
+
+def realistic_examples(count: int, seed: int = 0):
+    """Examples with real utterances, personas and candidates, and real-like context lengths."""
+    real = [e for path in sorted(FIXTURES.glob("*_both_*.txt")) for e in read_personachat(path)]
+    utterances = sorted({u for e in real for u in (*e.context, e.response)})
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(count):
+        base = rng.choice(real)
+        turn = rng.randrange(15)  # dialogues have ~7.4 responder turns of 2 utterances each
+        context = tuple(rng.choice(utterances) for _ in range(min(15, 2 * turn + 1)))
+        examples.append(dataclasses.replace(base, context=context))
+    return examples
 
 
 def timed(fn: Callable[[], object], min_seconds: float) -> tuple[float, int]:

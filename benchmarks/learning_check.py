@@ -1,11 +1,12 @@
 """Do the models learn? HRE / IMN x {none, NA, CA, RA, CRA} x {self, partner}, synthetic corpus.
 
-Each cell trains for a fixed budget with the demo settings (conf/experiment/demo.yaml: a
-small network, no dropout, element-wise products in the matching feature) and reports the
-validation and test hits@1 / MRR of its best checkpoint. The synthetic numbers are never
+Each cell trains for a fixed budget and reports the validation and test hits@1 / MRR of its
+best checkpoint. HRE/IMN use the demo settings (conf/experiment/demo.yaml: a small network,
+no dropout, element-wise products in the matching feature); BERT uses MiniLM-L6 with
+conf/experiment/bert_demo.yaml (300 steps, lr 1e-4, 128 tokens). The synthetic numbers are never
 comparable with the paper's.
 
-    python benchmarks/learning_check.py [--quick] [--models hre,imn] [--epochs 1] [--out DIR]
+    python benchmarks/learning_check.py [--quick] [--models hre,imn,bert] [--epochs 1] [--out DIR]
 
 Ends with one line ``RESULT {json}``.
 """
@@ -27,13 +28,19 @@ from personafuse.train import train
 CHANCE = {"hits@1": 1 / 20, "mrr": sum(1 / r for r in range(1, 21)) / 20}
 
 
+EXPERIMENT = {"hre": "demo", "imn": "demo", "bert": "bert_demo"}
+
+
 def cells(models: list[str], quick: bool, chosen: str | None = None) -> list[tuple[str, str, str]]:
-    if chosen:  # "ra/self,none/none"
+    if chosen:  # "ra/self,ra/none"
         return [(m, *c.split("/")) for m in models for c in chosen.split(",")]
     if quick:
         return [(models[0], "ra", "none"), (models[0], "ra", "self")]
     out = []
     for model in models:
+        if model == "bert":  # issue 4: the four strategies with the self persona
+            out += [(model, fusion, "self") for fusion in ("na", "ca", "ra", "cra")]
+            continue
         out.append((model, "ra", "none"))
         out += [
             (model, fusion, persona)
@@ -46,7 +53,7 @@ def cells(models: list[str], quick: bool, chosen: str | None = None) -> list[tup
 def run_cell(model: str, fusion: str, persona: str, out: Path, overrides: list[str]) -> dict:
     cfg = compose_config(
         overrides=[
-            "experiment=demo",
+            f"experiment={EXPERIMENT[model]}",
             f"model={model}",
             f"fusion={fusion}",
             f"persona={persona}",

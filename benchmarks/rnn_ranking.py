@@ -28,36 +28,18 @@ import argparse
 import dataclasses
 import json
 import platform
-import random
 import resource
-from pathlib import Path
 
 import numpy as np
 import torch
-from common import matmul_peak_gflops, timed
+from common import matmul_peak_gflops, realistic_examples, timed
 from rich.console import Console
 from rich.table import Table
 
 from personafuse.backbones import BACKBONES
-from personafuse.data import read_personachat
 from personafuse.models import PersonaRanker, RnnFeaturizer
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "personachat" / "raw"
 TRAIN_CONTEXTS, VALID_CONTEXTS = 65_719, 7_801
-
-
-def realistic_examples(count: int, seed: int = 0):
-    """Examples with real utterances, personas and candidates, and real-like context lengths."""
-    real = [e for path in sorted(FIXTURES.glob("*_both_*.txt")) for e in read_personachat(path)]
-    utterances = sorted({u for e in real for u in (*e.context, e.response)})
-    rng = random.Random(seed)
-    examples = []
-    for _ in range(count):
-        base = rng.choice(real)
-        turn = rng.randrange(15)  # dialogues have ~7.4 responder turns of 2 utterances each
-        context = tuple(rng.choice(utterances) for _ in range(min(15, 2 * turn + 1)))
-        examples.append(dataclasses.replace(base, context=context))
-    return examples
 
 
 def build(name: str, featurizer: RnnFeaturizer, device: torch.device) -> PersonaRanker:
@@ -70,9 +52,7 @@ def build(name: str, featurizer: RnnFeaturizer, device: torch.device) -> Persona
 def lstm_train_gflop_per_context(batch, word_dim: int, hidden: int = 200) -> float:
     """GFLOP of HRE's BiLSTMs per training context: forward 2·4h·(in + h) per real token and
     direction, backward twice the forward. A lower bound on the work of a training step."""
-    tokens = sum(
-        int(t.lengths.sum()) for t in (batch.context, batch.responses, batch.self_persona)
-    )
+    tokens = sum(int(t.lengths.sum()) for t in (batch.context, batch.responses, batch.self_persona))
     utterances = int(batch.context.mask.sum())
     forward = 2 * 2 * 4 * hidden * (tokens * (word_dim + hidden) + utterances * (5 * hidden))
     return 3 * forward / len(batch) / 1e9

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import sys
+import time
 from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -22,8 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 from personafuse.config import CONFIG_DIR
 from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
 from personafuse.models import build_ranker, fused_personas
+from personafuse.predictions import write_predictions
 
-__all__ = ["main", "train"]
+__all__ = ["evaluate_splits", "main", "train"]
 
 log = logging.getLogger(__name__)
 USER_ERRORS = (DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError)
@@ -70,12 +74,11 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(module, datamodule=datamodule)
 
     best = checkpoint.best_model_path or None  # none under fast_dev_run
-    metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
-    metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
-    metrics = {key: round(float(value), 6) for key, value in metrics.items()}
+    metrics = evaluate_splits(trainer, module, datamodule, best, output_dir)
     metrics |= {
         "model": cfg.model.name,
         "fusion": cfg.fusion.name if personas else None,
+        "subtype": bool(cfg.model.subtype) if "subtype" in cfg.model else None,
         "persona": cfg.persona.name,
         "persona_as_context": bool(cfg.persona.as_context),
         "version": cfg.dataset.version,
@@ -86,9 +89,35 @@ def train(cfg: DictConfig) -> dict:
         "best_checkpoint": best,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
-        "device": trainer.strategy.root_device.type,
     }
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path) -> dict:
+    """Validate and test ``ckpt_path``; write ``predictions_{valid,test}.tsv``; time the
+    validation pass (Table 6: contexts/s and pairs/s, with the device named)."""
+    start = time.perf_counter()
+    metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+    seconds = time.perf_counter() - start
+    metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+    metrics = {key: round(float(value), 6) for key, value in metrics.items()}
+    for stage, split in (("val", "valid"), ("test", "test")):
+        scores = torch.cat(module.scores[stage]) if module.scores[stage] else None
+        examples = datamodule.examples[split]
+        if scores is not None and len(scores) == len(examples):  # not under limit_*_batches
+            write_predictions(output_dir / f"predictions_{split}.tsv", examples, scores)
+    contexts = sum(len(s) for s in module.scores["val"])
+    pairs = sum(s.numel() for s in module.scores["val"])
+    device = trainer.strategy.root_device
+    metrics |= {
+        "val/contexts_per_s": round(contexts / seconds, 2),
+        "val/pairs_per_s": round(pairs / seconds, 2),
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+    }
     return metrics
 
 

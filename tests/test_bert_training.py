@@ -142,3 +142,20 @@ def test_bert_config_matches_the_paper():
     assert cfg.model.scheduler.warmup_fraction == 0.1
     hre = compose_config(overrides=["model=hre"])
     assert hre.datamodule.train_negatives is None and hre.module.loss == "listwise"
+
+
+def test_evaluate_rebuilds_a_bert_checkpoint(tmp_path, tiny_bert):
+    from personafuse.evaluate import evaluate
+
+    overrides = ["fusion=ra", "persona=self", "+trainer.limit_train_batches=2"]
+    trained = _train(tmp_path, tiny_bert, overrides)
+    # No Hydra record in this in-process run: the training overrides are passed again.
+    evaluated = evaluate(
+        trained["best_checkpoint"],
+        [*tiny_bert_training(tiny_bert), *overrides],
+        split="valid",
+        out=tmp_path / "eval",
+    )
+    assert evaluated["valid/hits@1"] == pytest.approx(trained["val/hits@1"])
+    assert evaluated["valid/mrr"] == pytest.approx(trained["val/mrr"])
+    assert (tmp_path / "eval" / "predictions_valid.tsv").is_file()

@@ -82,6 +82,9 @@ class RankingModule(L.LightningModule):
                 for stage in ("val", "test")
             }
         )
+        # (B, C) scores of the last validation/test pass, in dataloader order, for the
+        # predictions file and per-context significance tests.
+        self.scores: dict[str, list[torch.Tensor]] = {"val": [], "test": []}
 
     def forward(self, batch) -> torch.Tensor:
         return self.network(batch)
@@ -96,9 +99,16 @@ class RankingModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.labels))
         return loss
 
+    def on_validation_epoch_start(self) -> None:
+        self.scores["val"] = []
+
+    def on_test_epoch_start(self) -> None:
+        self.scores["test"] = []
+
     def _evaluate(self, stage: str, batch) -> None:
         scores = self(batch)
         labels = batch.labels
+        self.scores[stage].append(scores.detach().float().cpu())
         rank = ranks(scores.float(), labels)
         values = {f"hits_at_{k}": (rank <= k).float() for k in self.hits_k}
         values["mrr"] = 1.0 / rank.float()

@@ -40,7 +40,9 @@ class BertRanker(nn.Module):
         truncation: ``newest`` (keep the newest context tokens) or ``official``.
         subtype: CRA's learned subtype embedding (persona / context / response).
         max_sequences: Sequences per encoder call; the B·C sequences of a batch are sorted by
-            length and encoded in chunks of this size, each padded to its own longest.
+            length and encoded in chunks of this size, each padded to its own longest. None:
+            16 on CPU, where small chunks stay in cache (8–16 ran 1.7× faster than 256 on the
+            development machine), 512 on a GPU.
         dynamic_padding: False pads every chunk to ``max_len`` (for comparison only).
         persona_pass_per_context: False runs NA/CA persona passes once per (context,
             candidate) pair, the paper's design (for comparison only).
@@ -56,7 +58,7 @@ class BertRanker(nn.Module):
         max_len: int = 320,
         truncation: str = "newest",
         subtype: bool = True,
-        max_sequences: int = 256,
+        max_sequences: int | None = None,
         dynamic_padding: bool = True,
         persona_pass_per_context: bool = True,
         dropout: float = 0.1,
@@ -96,12 +98,13 @@ class BertRanker(nn.Module):
         """
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]))
         device = self.scorer.weight.device
+        chunk_size = self.max_sequences or (16 if device.type == "cpu" else 512)
         pooled = torch.empty(
             len(sequences), self.encoder.config.hidden_size, device=device, dtype=torch.float32
         )
         fixed = None if self.dynamic_padding else self.builder.max_len
-        for start in range(0, len(order), self.max_sequences):
-            chunk = order[start : start + self.max_sequences]
+        for start in range(0, len(order), chunk_size):
+            chunk = order[start : start + chunk_size]
             inputs = self.builder.pad([sequences[i] for i in chunk], fixed).to(device)
             pooled[torch.as_tensor(chunk, device=device)] = self._pool(inputs).float()
         return pooled

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from personafuse.data.schema import RankingExample
 from personafuse.models.featurizer import RnnFeaturizer
 from personafuse.models.ranker import PersonaRanker
@@ -30,20 +32,23 @@ def build_rnn_ranker(
     train_examples: Sequence[RankingExample],
     cache_dir: str | None = None,
     seed: int = 0,
+    word_vectors: np.ndarray | None = None,
 ) -> PersonaRanker:
-    """HRE or IMN (by ``model_cfg.name``) with frozen word vectors built from the train split."""
+    """HRE or IMN (by ``model_cfg.name``) with frozen word vectors built from the train split,
+    or the given ``word_vectors`` (e.g. placeholders that a checkpoint then overwrites)."""
     from personafuse.backbones import BACKBONES
 
     embeddings = model_cfg.embeddings
-    word_vectors = build_word_vectors(
-        featurizer.vocab,
-        train_examples,
-        glove=embeddings.glove,
-        word2vec_dim=embeddings.word2vec_dim,
-        word2vec_epochs=embeddings.word2vec_epochs,
-        seed=seed,
-        cache_dir=cache_dir,
-    )
+    if word_vectors is None:
+        word_vectors = build_word_vectors(
+            featurizer.vocab,
+            train_examples,
+            glove=embeddings.glove,
+            word2vec_dim=embeddings.word2vec_dim,
+            word2vec_epochs=embeddings.word2vec_epochs,
+            seed=seed,
+            cache_dir=cache_dir,
+        )
     backbone = BACKBONES.get(model_cfg.name)(
         word_vectors, len(featurizer.char_vocab), **model_cfg.backbone
     )

@@ -109,6 +109,13 @@ class RnnFeaturizer:
         self.vocab.save(Path(directory) / "vocab.json")
         self.char_vocab.save(Path(directory) / "chars.json")
 
+    def load(self, directory: str | Path) -> RnnFeaturizer:
+        """Use the vocabularies a training run saved (instead of :meth:`fit`)."""
+        self.vocab = Vocabulary.load(Path(directory) / "vocab.json")
+        self.char_vocab = Vocabulary.load(Path(directory) / "chars.json")
+        self._cache.clear()
+        return self
+
     def _ids(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Word ids (L,) and char ids (L, max_word_chars) of a text, cached per text."""
         cached = self._cache.get(text)

@@ -1,0 +1,3 @@
+from personafuse.report.main import main
+
+main()

@@ -1,0 +1,124 @@
+"""Collect the runs of a sweep into cells (one per configuration), with seeds and ★ marks."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from personafuse.predictions import read_predictions
+from personafuse.significance import PairedTest, paired_ttest
+
+__all__ = ["Cell", "CellKey", "Run", "collect_cells", "find_runs"]
+
+
+@dataclass(frozen=True, order=True)
+class CellKey:
+    """What a run is, apart from its seed."""
+
+    dataset: str
+    version: str
+    model: str
+    persona: str
+    fusion: str | None
+    persona_as_context: bool = False
+    subtype: bool | None = None
+
+    @property
+    def baseline(self) -> CellKey:
+        """The no-persona run of the same backbone and data: what ★ compares against."""
+        return CellKey(self.dataset, self.version, self.model, "none", None)
+
+
+@dataclass
+class Run:
+    directory: Path
+    metrics: dict
+
+    @property
+    def key(self) -> CellKey:
+        m = self.metrics
+        return CellKey(
+            m["dataset"],
+            m["version"],
+            m["model"],
+            m["persona"],
+            m.get("fusion"),
+            bool(m.get("persona_as_context", False)),
+            m.get("subtype") if m.get("fusion") == "cra" else None,
+        )
+
+    @property
+    def selection_score(self) -> float:
+        """The validation metric the run selected its checkpoint by."""
+        return self.metrics[self.metrics.get("monitor", "val/hits@1")]
+
+    @property
+    def predictions(self) -> Path:
+        return self.directory / "predictions_test.tsv"
+
+
+@dataclass
+class Cell:
+    """All seeds of one configuration.
+
+    ``best`` is the paper's best-of-N rule; here the run with the highest validation metric
+    (the one each run selected its checkpoint by), so the test set never picks the seed.
+    """
+
+    key: CellKey
+    runs: list[Run]
+    tests: dict[str, PairedTest] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Run:
+        return max(self.runs, key=lambda r: (r.selection_score, -r.metrics["seed"]))
+
+    def value(self, metric: str) -> float:
+        return self.best.metrics[f"test/{metric}"]
+
+    def mean_std(self, metric: str) -> tuple[float, float]:
+        values = [r.metrics[f"test/{metric}"] for r in self.runs]
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    def star(self, metric: str) -> bool:
+        """★: the best run beats the no-persona baseline's best, paired t-test p < 0.05."""
+        test = self.tests.get(metric)
+        return test is not None and test.improved
+
+
+def find_runs(directories: list[Path]) -> list[Run]:
+    """Every training run (a ``metrics.json`` with test metrics) under the directories."""
+    runs = []
+    for directory in directories:
+        if not Path(directory).is_dir():
+            raise FileNotFoundError(f"{directory}: no such directory")
+        for path in sorted(Path(directory).rglob("metrics.json")):
+            if "evaluate" in path.parts[len(Path(directory).parts) :]:
+                continue  # outputs of personafuse.evaluate, not training runs
+            try:
+                metrics = json.loads(path.read_text())
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: not valid JSON ({err})") from None
+            if "test/hits@1" in metrics and "model" in metrics:
+                runs.append(Run(path.parent, metrics))
+    return runs
+
+
+def collect_cells(runs: list[Run]) -> dict[CellKey, Cell]:
+    """Group runs by configuration and test each persona cell against its baseline."""
+    cells: dict[CellKey, Cell] = {}
+    for run in runs:
+        cells.setdefault(run.key, Cell(run.key, [])).runs.append(run)
+    for cell in cells.values():
+        baseline = cells.get(cell.key.baseline)
+        if cell.key.persona == "none" or baseline is None:
+            continue
+        if not (cell.best.predictions.is_file() and baseline.best.predictions.is_file()):
+            continue
+        run_results = read_predictions(cell.best.predictions)
+        base_results = read_predictions(baseline.best.predictions)
+        for metric in ("hits@1", "mrr"):
+            cell.tests[metric] = paired_ttest(run_results, base_results, metric)
+    return dict(sorted(cells.items()))
