@@ -114,11 +114,19 @@ def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path) ->
         "val/contexts_per_s": round(contexts / seconds, 2),
         "val/pairs_per_s": round(pairs / seconds, 2),
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
     }
     return metrics
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def _print_metrics(metrics: dict) -> None:
