@@ -77,6 +77,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
 
     from personafuse.config import compose_config
     from personafuse.lit import RankingModule
+    from personafuse.models import fused_personas
     from personafuse.predictions import write_predictions
 
     ckpt_path = Path(ckpt_path)
@@ -110,13 +111,14 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     scores = torch.cat(module.scores["test"])
     write_predictions(out / f"predictions_{split}.tsv", examples, scores)
     metrics = {key.replace("test/", f"{split}/"): round(float(v), 6) for key, v in raw.items()}
+    as_context = bool(cfg.persona.as_context)
     metrics |= {
         "split": split,
         "checkpoint": str(ckpt_path),
         "model": cfg.model.name,
-        "fusion": cfg.fusion.name if network_fuses(network) else None,
+        "fusion": cfg.fusion.name if fused_personas(cfg.persona.name, as_context) else None,
         "persona": cfg.persona.name,
-        "persona_as_context": bool(cfg.persona.as_context),
+        "persona_as_context": as_context,
         "version": cfg.dataset.version,
         "dataset": cfg.dataset._target_.rsplit(".", 1)[-1],
         "candidate_seed": cfg.datamodule.candidate_seed,
@@ -125,10 +127,6 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def network_fuses(network) -> bool:
-    return bool(getattr(network, "personas", ()))
 
 
 def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
