@@ -11,7 +11,8 @@ c. ``persona=none`` vs sentence-transformers ``CrossEncoder.predict`` on the sam
 d. achieved GFLOP/s of ranking (useful FLOPs on real tokens) vs this machine's measured
    matmul peak.
 
-    python benchmarks/bert_ranking.py [--quick] [--contexts N] [--device cpu|cuda]
+    python benchmarks/bert_ranking.py [--quick] [--contexts N] [--max-sequences N]
+        [--device cpu|cuda]
 
 Ends with one line ``RESULT {json}``.
 """
@@ -44,8 +45,9 @@ def ranking_rate(model: BertRanker, batch, contexts: int, seconds: float) -> flo
     return contexts / per_call
 
 
-def make(featurizer, fusion, personas, device, **kwargs) -> BertRanker:
+def make(featurizer, max_sequences, fusion, personas, device, **kwargs) -> BertRanker:
     torch.manual_seed(0)
+    kwargs["max_sequences"] = max_sequences
     model = BertRanker("packaged", featurizer.special_ids, fusion, personas, **kwargs)
     return model.to(device).eval()
 
@@ -80,6 +82,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short timing loops (< 60 s)")
     parser.add_argument("--contexts", type=int, help="contexts per timed batch (default 8, 2)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--max-sequences", type=int, help="sequences per encoder call (default: the model's)"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     contexts = args.contexts or (2 if args.quick else 8)
@@ -91,8 +96,15 @@ def main() -> None:
 
     # a. persona pass once per context vs per pair.
     for fusion in ("na", "ca"):
-        shared = make(featurizer, fusion, ("self",), device)
-        per_pair = make(featurizer, fusion, ("self",), device, persona_pass_per_context=False)
+        shared = make(featurizer, args.max_sequences, fusion, ("self",), device)
+        per_pair = make(
+            featurizer,
+            args.max_sequences,
+            fusion,
+            ("self",),
+            device,
+            persona_pass_per_context=False,
+        )
         fast = ranking_rate(shared, batch, contexts, seconds)
         slow = ranking_rate(per_pair, batch, contexts, seconds)
         results[f"a_{fusion}"] = {"cases_per_s": fast, "per_pair_cases_per_s": slow}
@@ -101,8 +113,8 @@ def main() -> None:
         )
 
     # b. dynamic padding vs fixed 320.
-    dynamic = make(featurizer, "cra", (), device)
-    fixed = make(featurizer, "cra", (), device, dynamic_padding=False)
+    dynamic = make(featurizer, args.max_sequences, "cra", (), device)
+    fixed = make(featurizer, args.max_sequences, "cra", (), device, dynamic_padding=False)
     fast = ranking_rate(dynamic, batch, contexts, seconds)
     slow = ranking_rate(fixed, batch, contexts, seconds)
     results["b_padding"] = {"cases_per_s": fast, "fixed_320_cases_per_s": slow}

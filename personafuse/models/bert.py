@@ -41,8 +41,8 @@ class BertRanker(nn.Module):
         subtype: CRA's learned subtype embedding (persona / context / response).
         max_sequences: Sequences per encoder call; the B·C sequences of a batch are sorted by
             length and encoded in chunks of this size, each padded to its own longest. None:
-            16 on CPU, where small chunks stay in cache (8–16 ran 1.7× faster than 256 on the
-            development machine), 512 on a GPU.
+            16 on CPU, where small chunks stay in cache (docs/benchmarks.md: 1.5× the pairs/s
+            of chunks of 256 on the development machine), 512 on a GPU.
         dynamic_padding: False pads every chunk to ``max_len`` (for comparison only).
         persona_pass_per_context: False runs NA/CA persona passes once per (context,
             candidate) pair, the paper's design (for comparison only).
