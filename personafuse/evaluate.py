@@ -106,7 +106,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
         enable_progress_bar=cfg.trainer.enable_progress_bar,
         enable_model_summary=False,
     )
-    loader = datamodule._loader(split, datamodule.eval_batch_size, shuffle=False)
+    loader = datamodule.eval_dataloader(split)
     raw = trainer.test(module, dataloaders=loader, verbose=False)[0]
     scores = torch.cat(module.scores["test"])
     write_predictions(out / f"predictions_{split}.tsv", examples, scores)

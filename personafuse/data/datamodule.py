@@ -224,33 +224,33 @@ class RankingDataModule(L.LightningDataModule):
     def collate(self, examples: list[RankingExample]) -> Any:
         return (self.featurizer or TextBatch.collate)(examples)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, batch_size: int, **sampling) -> DataLoader:
         return DataLoader(
-            ExampleDataset(self.load_split(split)),
+            dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            **sampling,
         )
 
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Any split in file order, batched for evaluation (also used by ``evaluate``)."""
+        return self._loader(ExampleDataset(self.load_split(split)), self.eval_batch_size)
+
     def train_dataloader(self) -> DataLoader:
-        if self.train_negatives is None:
-            return self._loader("train", self.train_batch_size, shuffle=True)
         examples = self.load_split("train")
-        return DataLoader(
+        if self.train_negatives is None:
+            return self._loader(ExampleDataset(examples), self.train_batch_size, shuffle=True)
+        return self._loader(
             NegativeSamplingDataset(examples, self.train_negatives, self.candidate_seed),
-            batch_size=self.train_batch_size,
+            self.train_batch_size,
             sampler=EpochShuffleSampler(len(examples), self.candidate_seed),
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
         )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("valid", self.eval_batch_size, shuffle=False)
+        return self.eval_dataloader("valid")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        return self.eval_dataloader("test")
