@@ -91,19 +91,27 @@ def test_enhanced_projection_equals_concatenation():
     torch.testing.assert_close(layer(x, aligned), naive)
 
 
-def _ranker(name: str, featurizer, fusion="cra", personas=("self", "partner")) -> PersonaRanker:
+def _ranker(
+    name: str, featurizer, fusion="cra", personas=("self", "partner"), **backbone_args
+) -> PersonaRanker:
     torch.manual_seed(0)
     vectors = np.random.default_rng(0).normal(size=(len(featurizer.vocab), 12)).astype(np.float32)
     backbone = BACKBONES.get(name)(
-        vectors, len(featurizer.char_vocab), hidden_size=8, char_filters=3, dropout=0.2
+        vectors,
+        len(featurizer.char_vocab),
+        hidden_size=8,
+        char_filters=3,
+        dropout=0.2,
+        **backbone_args,
     )
     return PersonaRanker(backbone, fusion, personas, mlp_hidden=8).eval()
 
 
 @pytest.mark.parametrize("fusion", ["na", "ca", "ra", "cra"])
-@pytest.mark.parametrize("name", ["hre", "imn"])
+@pytest.mark.parametrize("name", ["hre", "imn", "imn-matched"])
 def test_batched_scores_equal_per_candidate_reference(name, fusion, featurizer, examples):
-    ranker = _ranker(name, featurizer, fusion)
+    backbone_args = {"fusion_response": "matched"} if name == "imn-matched" else {}
+    ranker = _ranker(name.split("-")[0], featurizer, fusion, **backbone_args)
     batch_examples = examples[:4]
     with torch.no_grad():
         scores = ranker(featurizer(batch_examples))
@@ -124,6 +132,32 @@ def test_persona_modes_and_errors(name, featurizer, examples):
     ranker = _ranker(name, featurizer, "ra", ("partner",))
     with pytest.raises(ValueError, match="no partner persona"):
         ranker(featurizer(select_persona(examples[:2], "self")))
+
+
+def test_imn_fusion_attends_with_the_sentence_encoders_response(featurizer, examples):
+    """RA's attention over profiles uses r̄ from the sentence encoder (Eq. 6), the same space
+    as the profile vectors, unless ``fusion_response="matched"``."""
+    batch = featurizer(examples[:2])
+    with torch.no_grad():
+        sentence = _ranker("imn", featurizer, "ra", ("self",))
+        encoded = sentence.backbone(batch, ("self",))
+        expected = sentence.backbone.sentences(batch.responses)  # (B, C, 4h), Eq. 4-6
+        torch.testing.assert_close(encoded.fusion_responses, expected)
+        assert sentence.backbone(batch, ()).fusion_responses is None  # nothing to fuse
+        matched = _ranker("imn", featurizer, "ra", ("self",), fusion_response="matched")
+        assert matched.backbone(batch, ("self",)).fusion_responses is None
+        # same weights, different attention: the scores differ
+        assert not torch.allclose(sentence(batch), matched(batch))
+    with pytest.raises(ValueError, match=r"fusion_response='last'.*sentence, matched"):
+        _ranker("imn", featurizer, fusion_response="last")
+
+
+def test_imn_config_fusion_response_is_a_valid_choice():
+    from personafuse.backbones.imn import FUSION_RESPONSES
+
+    cfg = compose_config(overrides=["model=imn"])
+    assert cfg.model.backbone.fusion_response in FUSION_RESPONSES
+    assert "fusion_response" not in compose_config(overrides=["model=hre"]).model.backbone
 
 
 def test_gradients_reach_every_trainable_parameter(featurizer, examples):

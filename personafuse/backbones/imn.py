@@ -10,7 +10,10 @@ from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
 from personafuse.backbones.layers import BACKBONES, BiLSTM, Encoded, max_last_pool
 from personafuse.models.featurizer import RnnBatch
 
-__all__ = ["IMN", "EnhancedProjection"]
+__all__ = ["FUSION_RESPONSES", "IMN", "EnhancedProjection"]
+
+# Which response vector r̄ persona fusion uses (see the IMN docstring).
+FUSION_RESPONSES = ("sentence", "matched")
 
 
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
@@ -58,8 +61,15 @@ class IMN(nn.Module):
         char_filters: int = 50,
         char_windows=(3, 4, 5),
         dropout: float = 0.2,
+        fusion_response: str = "sentence",
     ):
         super().__init__()
+        if fusion_response not in FUSION_RESPONSES:
+            raise ValueError(
+                f"model.backbone.fusion_response={fusion_response!r}; "
+                f"choose one of {', '.join(FUSION_RESPONSES)}"
+            )
+        self.fusion_response = fusion_response
         self.sentences = SentenceEncoder(
             word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
         )
@@ -127,4 +137,11 @@ class IMN(nn.Module):
             batch_size, candidates, -1
         )
 
-        return Encoded(context, response_vectors, self.sentences.personas(batch, personas))
+        fusion_responses = None
+        if self.fusion_response == "sentence" and personas:
+            fusion_responses = max_last_pool(
+                responses.reshape(-1, response_len, responses.shape[-1]), response_lengths
+            ).reshape(batch_size, candidates, -1)
+        return Encoded(
+            context, response_vectors, self.sentences.personas(batch, personas), fusion_responses
+        )

@@ -26,11 +26,15 @@ class Encoded:
             it depends on the candidate (IMN's cross-attention).
         responses: (B, C, D).
         personas: name -> ((B, N, D) profile vectors, (B, N) mask of real profiles).
+        fusion_responses: (B, C, D) response vectors persona fusion attends with and compares
+            to the persona vector, when they differ from ``responses`` (IMN: the sentence
+            encoder's r̄, in the space of the profile vectors); None means ``responses``.
     """
 
     context: torch.Tensor
     responses: torch.Tensor
     personas: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    fusion_responses: torch.Tensor | None = None
 
 
 class CharCNN(nn.Module):

@@ -16,6 +16,8 @@ class PersonaRanker(nn.Module):
     With no fused persona (``persona=none``, or persona-only runs where the persona takes the
     place of the context) m = [ĉ; r̄], the Table 3 baseline. With ``persona=both`` each persona
     gets its own fusion module of the chosen strategy: m = [ĉ; p̂_self; p̂_partner; r̄].
+    Fusion attends with the backbone's ``fusion_responses`` when it gives them (IMN: the
+    sentence encoder's r̄, in the profiles' space), else with the scored ``responses``.
 
     Args:
         backbone: Module mapping a batch to :class:`~personafuse.backbones.Encoded`; its
@@ -57,12 +59,18 @@ class PersonaRanker(nn.Module):
         """Shapes: returns (B, C) scores (logits of the softmax over candidates)."""
         encoded = self.backbone(batch, self.personas)
         responses = encoded.responses
+        fusion_responses = (
+            responses if encoded.fusion_responses is None else encoded.fusion_responses
+        )
         context = encoded.context
         features = [context if context.dim() == 3 else context[:, None, :].expand_as(responses)]
-        for name in self.personas:
-            profiles, mask = encoded.personas[name]
-            features.append(self.fusions[name](context, responses, profiles, mask))
+        personas = [
+            self.fusions[name](context, fusion_responses, *encoded.personas[name])
+            for name in self.personas
+        ]
+        features += personas
         if self.interactions:
-            features += [feature * responses for feature in features]
+            features.append(features[0] * responses)
+            features += [persona * fusion_responses for persona in personas]
         features.append(responses)
         return self.scorer(torch.cat(features, dim=-1)).squeeze(-1)
