@@ -27,25 +27,26 @@ from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, Perso
 from personafuse.models import build_ranker, fused_personas
 from personafuse.predictions import write_predictions
 
-__all__ = ["evaluate_splits", "main", "train"]
+__all__ = ["build_training", "evaluate_splits", "main", "train"]
 
 log = logging.getLogger(__name__)
 USER_ERRORS = (DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError)
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
+def build_training(cfg: DictConfig):
+    """Seed, then build the data module (train split read, featurizer fitted on it) and the
+    LightningModule around the configured network.
+
+    Returns:
+        ``(datamodule, module)``; ``datamodule.featurizer`` is the fitted featurizer.
+    """
     L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_examples = datamodule.examples["train"]
     featurizer = instantiate(cfg.model.featurizer).fit(train_examples)
     datamodule.featurizer = featurizer
-    featurizer.save(output_dir)
-
     personas = fused_personas(cfg.persona.name, cfg.persona.as_context)
     network = build_ranker(
         cfg.model,
@@ -56,7 +57,16 @@ def train(cfg: DictConfig) -> dict:
         cfg.paths.cache_dir,
         cfg.seed,
     )
-    module = instantiate(cfg.module, network=network)
+    return datamodule, instantiate(cfg.module, network=network)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    datamodule, module = build_training(cfg)
+    datamodule.featurizer.save(output_dir)
+    personas = fused_personas(cfg.persona.name, cfg.persona.as_context)
     checkpoint = ModelCheckpoint(
         dirpath=output_dir / "checkpoints", filename="best", monitor=cfg.monitor, mode="max"
     )
