@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import time
+import warnings
 
 from hydra.utils import instantiate
 from rich.console import Console
@@ -35,6 +36,8 @@ def loss_curve(overrides: list[str], steps: int, window: int, seed: int) -> dict
     cfg = compose_config(overrides=[*overrides, f"seed={seed}"])
     datamodule, module = build_training(cfg)
     module.train()
+    # training_step logs through the trainer; without one Lightning only warns, every step.
+    warnings.filterwarnings("ignore", message=".*self.log.*")
     optimizer = cfg.model.optimizer
     optimizer = instantiate(optimizer)([p for p in module.parameters() if p.requires_grad])
     losses: list[float] = []
