@@ -1,8 +1,9 @@
 """Training-loss curves of configuration variants, side by side, for the first N steps.
 
-Each variant composes the real configs (``experiment=demo`` unless told otherwise) plus its
+Each variant composes the real configs (``experiment=demo``, then ``--base``) plus its
 own overrides, builds the network with the same seed, and trains it with the module's own loss
-and optimizer (no validation), printing the mean training loss of each window of steps.
+and optimizer (no validation, and no learning-rate schedule: the HRE/IMN decay starts at
+step 5000), printing the mean training loss of each window of steps.
 It answers "does this setting leave the ln 20 plateau, and when?" without a full run.
 
     python benchmarks/loss_curve.py [--quick] [--steps 400] [--window 50] \\
@@ -38,8 +39,8 @@ def loss_curve(overrides: list[str], steps: int, window: int, seed: int) -> dict
     module.train()
     # training_step logs through the trainer; without one Lightning only warns, every step.
     warnings.filterwarnings("ignore", message=".*self.log.*")
-    optimizer = cfg.model.optimizer
-    optimizer = instantiate(optimizer)([p for p in module.parameters() if p.requires_grad])
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = instantiate(cfg.model.optimizer)(trainable)
     losses: list[float] = []
     start = time.perf_counter()
     while len(losses) < steps:

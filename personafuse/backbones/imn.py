@@ -51,6 +51,12 @@ class IMN(nn.Module):
     Profiles are encoded as in HRE (the paper: "persona aggregation in IMN is identical").
     The enhanced 4·2h features are projected to ``hidden_size`` with a ReLU before the
     composition BiLSTM, as in ESIM's composition layer.
+
+    Args:
+        fusion_response: Which r̄ persona fusion uses: ``"sentence"``, the sentence encoder's
+            [max; last] response vector (Eq. 6, the profiles' space, as in HRE), or
+            ``"matched"``, the matched response vector that the scorer sees (docs/models.md).
+        Others: as in :class:`~personafuse.backbones.hre.HRE`.
     """
 
     def __init__(
