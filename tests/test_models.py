@@ -92,7 +92,12 @@ def test_enhanced_projection_equals_concatenation():
 
 
 def _ranker(
-    name: str, featurizer, fusion="cra", personas=("self", "partner"), **backbone_args
+    name: str,
+    featurizer,
+    fusion="cra",
+    personas=("self", "partner"),
+    utterance_attention=False,
+    **backbone_args,
 ) -> PersonaRanker:
     torch.manual_seed(0)
     vectors = np.random.default_rng(0).normal(size=(len(featurizer.vocab), 12)).astype(np.float32)
@@ -104,14 +109,22 @@ def _ranker(
         dropout=0.2,
         **backbone_args,
     )
-    return PersonaRanker(backbone, fusion, personas, mlp_hidden=8).eval()
+    return PersonaRanker(
+        backbone, fusion, personas, mlp_hidden=8, utterance_attention=utterance_attention
+    ).eval()
 
 
 @pytest.mark.parametrize("fusion", ["na", "ca", "ra", "cra"])
-@pytest.mark.parametrize("name", ["hre", "imn", "imn-matched"])
+@pytest.mark.parametrize("name", ["hre", "imn", "imn-matched", "hre-utterances", "imn-utterances"])
 def test_batched_scores_equal_per_candidate_reference(name, fusion, featurizer, examples):
     backbone_args = {"fusion_response": "matched"} if name == "imn-matched" else {}
-    ranker = _ranker(name.split("-")[0], featurizer, fusion, **backbone_args)
+    ranker = _ranker(
+        name.split("-")[0],
+        featurizer,
+        fusion,
+        utterance_attention=name.endswith("utterances"),
+        **backbone_args,
+    )
     batch_examples = examples[:4]
     with torch.no_grad():
         scores = ranker(featurizer(batch_examples))
@@ -143,13 +156,46 @@ def test_imn_fusion_attends_with_the_sentence_encoders_response(featurizer, exam
         encoded = sentence.backbone(batch, ("self",))
         expected = sentence.backbone.sentences(batch.responses)  # (B, C, 4h), Eq. 4-6
         torch.testing.assert_close(encoded.fusion_responses, expected)
-        assert sentence.backbone(batch, ()).fusion_responses is None  # nothing to fuse
+        torch.testing.assert_close(sentence.backbone(batch, ()).fusion_responses, expected)
         matched = _ranker("imn", featurizer, "ra", ("self",), fusion_response="matched")
         assert matched.backbone(batch, ("self",)).fusion_responses is None
         # same weights, different attention: the scores differ
         assert not torch.allclose(sentence(batch), matched(batch))
     with pytest.raises(ValueError, match=r"fusion_response='last'.*sentence, matched"):
         _ranker("imn", featurizer, fusion_response="last")
+
+
+@pytest.mark.parametrize("name", ["hre", "imn"])
+def test_utterance_attention_attends_over_real_utterances_with_the_fusion_response(
+    name, featurizer, examples
+):
+    """ũ = softmax_i(ū_iᵀ r̄) ū over the real utterances; ū is the sentence encoder's output."""
+    batch = featurizer(examples[:3])
+    ranker = _ranker(name, featurizer, "ra", (), utterance_attention=True)
+    plain = _ranker(name, featurizer, "ra", ())
+    dim = ranker.backbone.output_dim
+    assert ranker.scorer[1].in_features == plain.scorer[1].in_features + dim
+    with torch.no_grad():
+        encoded = ranker.backbone(batch, ())
+        vectors, mask = encoded.utterances
+        torch.testing.assert_close(vectors, ranker.backbone.sentences(batch.context))
+        assert mask.equal(batch.context.mask)
+        responses = encoded.fusion_responses if name == "imn" else encoded.responses
+        attended = ranker.utterance_fusion(encoded.context, responses, vectors, mask)
+        for b in range(3):
+            real = vectors[b, mask[b]]  # brute force: only the real utterances take part
+            for c in (0, 19):
+                weights = torch.softmax(real @ responses[b, c], dim=0)
+                torch.testing.assert_close(attended[b, c], weights @ real)
+        assert ranker(batch).shape == (3, 20)
+
+
+def test_utterance_attention_needs_a_backbone_that_gives_utterances(featurizer, examples):
+    ranker = _ranker("hre", featurizer, "ra", (), utterance_attention=True)
+    forward = ranker.backbone.forward
+    ranker.backbone.forward = lambda *args: dataclasses.replace(forward(*args), utterances=None)
+    with pytest.raises(ValueError, match="utterance_attention=true needs utterance vectors"):
+        ranker(featurizer(examples[:2]))
 
 
 def test_imn_config_fusion_response_is_a_valid_choice():

@@ -115,5 +115,8 @@ class HRE(nn.Module):
         utterances = self.sentences(batch.context)  # (B, U, D)
         context = self.context(utterances, batch.context.mask.sum(-1))  # (B, D)
         return Encoded(
-            context, self.sentences(batch.responses), self.sentences.personas(batch, personas)
+            context,
+            self.sentences(batch.responses),
+            self.sentences.personas(batch, personas),
+            utterances=(utterances, batch.context.mask),
         )

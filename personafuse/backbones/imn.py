@@ -144,10 +144,19 @@ class IMN(nn.Module):
         )
 
         fusion_responses = None
-        if self.fusion_response == "sentence" and personas:
+        if self.fusion_response == "sentence":
+            # Cheap (a pooling of states already computed), so always given.
             fusion_responses = max_last_pool(
                 responses.reshape(-1, response_len, responses.shape[-1]), response_lengths
             ).reshape(batch_size, candidates, -1)
+        utterance_vectors = max_last_pool(
+            word_states.reshape(-1, utterance_len, word_states.shape[-1]),
+            batch.context.lengths.reshape(-1),
+        ).reshape(batch_size, utterances, -1)
         return Encoded(
-            context, response_vectors, self.sentences.personas(batch, personas), fusion_responses
+            context,
+            response_vectors,
+            self.sentences.personas(batch, personas),
+            fusion_responses,
+            utterances=(utterance_vectors, batch.context.mask),
         )

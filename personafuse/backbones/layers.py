@@ -29,12 +29,15 @@ class Encoded:
         fusion_responses: (B, C, D) response vectors persona fusion attends with and compares
             to the persona vector, when they differ from ``responses`` (IMN: the sentence
             encoder's r̄, in the space of the profile vectors); None means ``responses``.
+        utterances: ((B, U, D) sentence vectors ū of the context utterances, in the space of
+            ``fusion_responses``, (B, U) mask of real utterances); None when not computed.
     """
 
     context: torch.Tensor
     responses: torch.Tensor
     personas: dict[str, tuple[torch.Tensor, torch.Tensor]]
     fusion_responses: torch.Tensor | None = None
+    utterances: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class CharCNN(nn.Module):

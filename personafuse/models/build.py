@@ -59,6 +59,8 @@ def build_rnn_ranker(
         mlp_hidden=model_cfg.mlp_hidden,
         dropout=model_cfg.dropout,
         interactions=model_cfg.interactions,
+        # Runs saved before the option existed lack the key.
+        utterance_attention=model_cfg.get("utterance_attention", False),
     )
 
 

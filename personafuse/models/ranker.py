@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from personafuse.fusion import FUSIONS
+from personafuse.fusion import FUSIONS, ResponseAwareFusion
 
 __all__ = ["PersonaRanker"]
 
@@ -29,6 +29,11 @@ class PersonaRanker(nn.Module):
         interactions: Beyond the paper: also feed ĉ ⊙ r̄ and p̂ ⊙ r̄ to the MLP. Eq. 17's
             concatenation leaves it to the MLP to learn any comparison of vectors, which takes
             tens of thousands of steps; the products give it one directly.
+        utterance_attention: Beyond the paper: attend over the context's utterance vectors ū
+            with r̄ exactly as RA attends over profiles (Eq. 13–14), and feed ũ ⊙ r̄ to the
+            MLP. ĉ comes from a second BiLSTM, so ĉ ⊙ r̄ compares two unrelated spaces at
+            initialisation; ū and r̄ come from the same sentence encoder, which gives the
+            context the same direct path to the score that p̂ ⊙ r̄ gives the persona.
     """
 
     def __init__(
@@ -39,14 +44,18 @@ class PersonaRanker(nn.Module):
         mlp_hidden: int = 256,
         dropout: float = 0.2,
         interactions: bool = False,
+        utterance_attention: bool = False,
     ):
         super().__init__()
         self.backbone = backbone
         self.personas = tuple(personas)
         self.interactions = interactions
+        self.utterance_attention = utterance_attention
         dim = backbone.output_dim
         self.fusions = nn.ModuleDict({name: FUSIONS.get(fusion)(dim) for name in self.personas})
+        self.utterance_fusion = ResponseAwareFusion(dim) if utterance_attention else None
         parts = (2 + len(self.personas)) * (2 if interactions else 1) - (1 if interactions else 0)
+        parts += int(utterance_attention)
         self.scorer = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(dim * parts, mlp_hidden),
@@ -72,5 +81,13 @@ class PersonaRanker(nn.Module):
         if self.interactions:
             features.append(features[0] * responses)
             features += [persona * fusion_responses for persona in personas]
+        if self.utterance_fusion is not None:
+            if encoded.utterances is None:
+                raise ValueError(
+                    f"model.utterance_attention=true needs utterance vectors, which the "
+                    f"{type(self.backbone).__name__} backbone does not give"
+                )
+            attended = self.utterance_fusion(context, fusion_responses, *encoded.utterances)
+            features.append(attended * fusion_responses)
         features.append(responses)
         return self.scorer(torch.cat(features, dim=-1)).squeeze(-1)
