@@ -2,11 +2,12 @@
 
 Each cell trains for a fixed budget and reports the validation and test hits@1 / MRR of its
 best checkpoint. HRE/IMN use the demo settings (conf/experiment/demo.yaml: a small network,
-no dropout, element-wise products in the matching feature); BERT uses MiniLM-L6 with
+no dropout, element-wise products and utterance attention in the matching feature) for two
+epochs, the budget of docs/benchmarks.md and tests/test_learning.py; BERT uses MiniLM-L6 with
 conf/experiment/bert_demo.yaml (300 steps, lr 1e-4, 128 tokens). The synthetic numbers are never
 comparable with the paper's.
 
-    python benchmarks/learning_check.py [--quick] [--models hre,imn,bert] [--epochs 1] [--out DIR]
+    python benchmarks/learning_check.py [--quick] [--models hre,imn,bert] [--epochs 2] [--out DIR]
 
 Ends with one line ``RESULT {json}``.
 """
@@ -77,12 +78,14 @@ def main() -> None:
         "--quick", action="store_true", help="two HRE cells on a small corpus (< 60 s)"
     )
     parser.add_argument("--models", default="hre,imn")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, help="default: 2, or 1 with --quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="keep the run directories here")
     parser.add_argument("--cells", help="only these fusion/persona cells, e.g. ra/self,ra/none")
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides")
     args = parser.parse_args()
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else 2
     overrides = [f"trainer.max_epochs={args.epochs}", f"seed={args.seed}", *args.override]
     if args.quick:
         overrides += [

@@ -1,10 +1,10 @@
-"""Slow: HRE and IMN learn on the synthetic corpus (run with `pytest -m slow`, ~45 minutes).
+"""Slow: HRE and IMN learn on the synthetic corpus (run with `pytest -m slow`, ~60 minutes).
 
-Budget: one epoch of the demo settings (conf/experiment/demo.yaml) on the default synthetic
-corpus, seed 0 — the configurations of the learning check in docs/benchmarks.md. At this budget
-both models learn to use the self persona (IMN with every strategy, HRE strongly with RA) and
-IMN also the partner persona with NA; the context-only baselines stay near chance and need a
-larger budget (docs/benchmarks.md).
+Budget: two epochs (878 steps) of the demo settings (conf/experiment/demo.yaml, with
+``model.utterance_attention``) on the default synthetic corpus, seed 0 — the configurations of
+the learning check in docs/benchmarks.md, which measured every cell asserted here. At this
+budget the context alone is learnt (a reply that picks up a value word of the context), the
+self persona adds to it with every strategy, and HRE-RA also gains from the partner persona.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import pytest
 from personafuse.config import compose_config
 from personafuse.train import train
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(7200)]
 CHANCE = {"test/hits@1": 0.05, "test/mrr": 0.18}
+# "A wide margin" over chance: twice chance hits@1, and MRR 0.08 above chance.
+WIDE_MARGIN = {"test/hits@1": 0.05, "test/mrr": 0.08}
 CELLS = [("hre", "none", "ra")] + [("hre", "self", f) for f in ("na", "ca", "ra", "cra")]
-CELLS += [("imn", "none", "ra"), ("imn", "self", "ra"), ("imn", "partner", "na")]
+CELLS += [("hre", "partner", "ra"), ("imn", "none", "ra"), ("imn", "self", "ra")]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,7 @@ def results(tmp_path_factory):
             f"model={model}",
             f"persona={persona}",
             f"fusion={fusion}",
+            "trainer.max_epochs=2",
             f"paths.cache_dir={cache}",
             "trainer.enable_progress_bar=false",
         ]
@@ -39,22 +42,25 @@ def results(tmp_path_factory):
     return metrics
 
 
-@pytest.mark.parametrize("cell", [("hre", "self", "ra"), ("imn", "self", "ra")])
-def test_ra_with_self_persona_beats_chance_by_a_wide_margin(results, cell):
+@pytest.mark.parametrize("cell", CELLS, ids="-".join)
+def test_every_cell_beats_chance_by_a_wide_margin(results, cell):
     for metric, chance in CHANCE.items():
-        assert results[cell][metric] > chance + 0.25
+        assert results[cell][metric] > chance + WIDE_MARGIN[metric], metric
+
+
+@pytest.mark.parametrize("cell", [("hre", "self", "ra"), ("imn", "self", "ra")], ids="-".join)
+def test_ra_with_self_persona_beats_chance_by_far(results, cell):
+    for metric, chance in CHANCE.items():
+        assert results[cell][metric] > chance + 0.25, metric
 
 
 @pytest.mark.parametrize(
-    "cell", [("hre", "self", f) for f in ("na", "ca", "ra", "cra")] + [("imn", "self", "ra")]
+    "cell",
+    [("hre", "self", f) for f in ("na", "ca", "ra", "cra")]
+    + [("imn", "self", "ra"), ("hre", "partner", "ra")],
+    ids="-".join,
 )
-def test_self_persona_beats_no_persona(results, cell):
+def test_persona_beats_no_persona(results, cell):
     baseline = results[(cell[0], "none", "ra")]
     for metric in CHANCE:
-        assert results[cell][metric] > baseline[metric] + 0.04
-
-
-def test_imn_partner_persona_beats_no_persona(results):
-    partner, baseline = results[("imn", "partner", "na")], results[("imn", "none", "ra")]
-    for metric in CHANCE:
-        assert partner[metric] > baseline[metric] + 0.1
+        assert results[cell][metric] > baseline[metric] + 0.04, metric
