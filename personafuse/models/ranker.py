@@ -50,7 +50,6 @@ class PersonaRanker(nn.Module):
         self.backbone = backbone
         self.personas = tuple(personas)
         self.interactions = interactions
-        self.utterance_attention = utterance_attention
         dim = backbone.output_dim
         self.fusions = nn.ModuleDict({name: FUSIONS.get(fusion)(dim) for name in self.personas})
         self.utterance_fusion = ResponseAwareFusion(dim) if utterance_attention else None
