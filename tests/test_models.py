@@ -181,13 +181,17 @@ def test_utterance_attention_attends_over_real_utterances_with_the_fusion_respon
         torch.testing.assert_close(vectors, ranker.backbone.sentences(batch.context))
         assert mask.equal(batch.context.mask)
         responses = encoded.fusion_responses if name == "imn" else encoded.responses
-        attended = ranker.utterance_fusion(encoded.context, responses, vectors, mask)
+        # The scorer's input is [ĉ; ũ ⊙ r̄; r]: read the ũ ⊙ r̄ block the ranker really feeds.
+        seen = []
+        hook = ranker.scorer[1].register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
+        assert ranker(batch).shape == (3, 20)
+        hook.remove()
+        fed = seen[0][..., -2 * dim : -dim]
         for b in range(3):
             real = vectors[b, mask[b]]  # brute force: only the real utterances take part
             for c in (0, 19):
                 weights = torch.softmax(real @ responses[b, c], dim=0)
-                torch.testing.assert_close(attended[b, c], weights @ real)
-        assert ranker(batch).shape == (3, 20)
+                torch.testing.assert_close(fed[b, c], (weights @ real) * responses[b, c])
 
 
 def test_utterance_attention_needs_a_backbone_that_gives_utterances(featurizer, examples):
