@@ -29,7 +29,22 @@ from common import matmul_peak_gflops, realistic_examples, timed
 from rich.console import Console
 from rich.table import Table
 
-from personafuse.models import BertFeaturizer, BertRanker
+from personafuse.backbones.bert import BertRanker
+from personafuse.features import BertFeaturizer, SequenceBuilder
+
+
+class PerPairBertRanker(BertRanker):
+    """The paper's design: the NA/CA persona pass runs once per (context, candidate) pair."""
+
+    def _broadcast(self, per_context, candidates):
+        return self.encode([s for s in per_context for _ in range(candidates)])
+
+
+class FixedPaddingBuilder(SequenceBuilder):
+    """Pads every chunk to ``max_len`` instead of its longest sequence."""
+
+    def pad(self, sequences, to_length=None):
+        return super().pad(sequences, self.max_len)
 
 
 def bert_flops(lengths: list[int], config) -> float:
@@ -45,10 +60,9 @@ def ranking_rate(model: BertRanker, batch, contexts: int, seconds: float) -> flo
     return contexts / per_call
 
 
-def make(featurizer, max_sequences, fusion, personas, device, **kwargs) -> BertRanker:
+def make(featurizer, max_sequences, fusion, personas, device, kind=BertRanker) -> BertRanker:
     torch.manual_seed(0)
-    kwargs["max_sequences"] = max_sequences
-    model = BertRanker("packaged", featurizer.special_ids, fusion, personas, **kwargs)
+    model = kind("packaged", featurizer.special_ids, fusion, personas, max_sequences=max_sequences)
     return model.to(device).eval()
 
 
@@ -98,12 +112,7 @@ def main() -> None:
     for fusion in ("na", "ca"):
         shared = make(featurizer, args.max_sequences, fusion, ("self",), device)
         per_pair = make(
-            featurizer,
-            args.max_sequences,
-            fusion,
-            ("self",),
-            device,
-            persona_pass_per_context=False,
+            featurizer, args.max_sequences, fusion, ("self",), device, PerPairBertRanker
         )
         fast = ranking_rate(shared, batch, contexts, seconds)
         slow = ranking_rate(per_pair, batch, contexts, seconds)
@@ -114,7 +123,11 @@ def main() -> None:
 
     # b. dynamic padding vs fixed 320.
     dynamic = make(featurizer, args.max_sequences, "cra", (), device)
-    fixed = make(featurizer, args.max_sequences, "cra", (), device, dynamic_padding=False)
+    fixed = make(featurizer, args.max_sequences, "cra", (), device)
+    builder = dynamic.builder
+    fixed.builder = FixedPaddingBuilder(
+        builder.cls_id, builder.sep_id, builder.pad_id, builder.max_len, builder.truncation
+    )
     fast = ranking_rate(dynamic, batch, contexts, seconds)
     slow = ranking_rate(fixed, batch, contexts, seconds)
     results["b_padding"] = {"cases_per_s": fast, "fixed_320_cases_per_s": slow}

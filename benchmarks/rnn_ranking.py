@@ -36,8 +36,8 @@ from common import matmul_peak_gflops, realistic_examples, timed
 from rich.console import Console
 from rich.table import Table
 
-from personafuse.backbones import BACKBONES
-from personafuse.models import PersonaRanker, RnnFeaturizer
+from personafuse.backbones import BACKBONES, PersonaRanker
+from personafuse.features import RnnFeaturizer
 
 TRAIN_CONTEXTS, VALID_CONTEXTS = 65_719, 7_801
 

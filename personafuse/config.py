@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-__all__ = ["CONFIG_DIR", "compose_config"]
+__all__ = ["CONFIG_DIR", "ConfigError", "compose_config"]
 
 
 def _config_dir() -> Path:
@@ -33,3 +33,8 @@ def compose_config(config_name: str = "train", overrides: list[str] | None = Non
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+
+
+class ConfigError(ValueError):
+    """A composed config that cannot run: the message names the key, the value and what is
+    allowed, in one line."""

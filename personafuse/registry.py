@@ -1,17 +1,40 @@
-"""One small generic registry: components register by name, configs refer to the name."""
+"""One small generic registry per concept, filled by importing every module of its package.
+
+As in fairseq: a package's ``__init__`` calls :func:`import_modules` on itself, so a new module
+dropped into ``personafuse/fusion/`` (or ``backbones/``, ``matching/``) registers itself with no
+edit anywhere else. Code outside the package tree comes in through :func:`import_plugins`
+(the ``plugins`` config key, fairseq's ``--user-dir``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-__all__ = ["Registry"]
+__all__ = ["PluginError", "Registry", "did_you_mean", "import_modules", "import_plugins"]
 
 T = TypeVar("T")
 
 
+class PluginError(ImportError):
+    """A package named in ``plugins`` cannot be imported."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class Registry(Generic[T]):
     """Maps names to classes (or factories) of one kind, e.g. fusion strategies.
+
+    Args:
+        kind: What the entries are, as the config names it (``fusion``, ``model``, …); used in
+            error messages such as ``unknown fusion 'x'; valid choices: …``.
 
     Example:
         >>> FUSIONS = Registry("fusion")
@@ -29,7 +52,7 @@ class Registry(Generic[T]):
         """Class decorator that registers under ``name``; a name can be taken only once."""
 
         def decorator(entry: T) -> T:
-            if name in self._entries:
+            if name in self._entries and self._entries[name] is not entry:
                 raise ValueError(
                     f"{self.kind} {name!r} is already registered to {self._entries[name]!r}"
                 )
@@ -43,12 +66,48 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise KeyError(
-                f"unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
-            ) from None
+            raise KeyError(self.unknown(name)) from None
+
+    def unknown(self, name: str) -> str:
+        """The one-line message for a name that is not registered."""
+        return (
+            f"unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
+            f"{did_you_mean(name, self.names())}"
+        )
 
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def items(self) -> list[tuple[str, T]]:
+        return sorted(self._entries.items())
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def import_modules(package: str) -> list[str]:
+    """Import every module of ``package`` (not recursively), so each registers its entries.
+
+    Modules whose name starts with ``_`` are skipped. Returns the imported module names.
+    """
+    root = importlib.import_module(package)
+    names = []
+    for info in pkgutil.iter_modules(root.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
+            names.append(info.name)
+    return names
+
+
+def import_plugins(packages: Iterable[str]) -> None:
+    """Import user packages (and every module in them) that register their own fusion
+    strategies, backbones or matching features; already imported ones cost nothing."""
+    for package in packages or ():
+        try:
+            module = importlib.import_module(package)
+            if hasattr(module, "__path__"):
+                import_modules(package)
+        except ImportError as err:
+            raise PluginError(
+                f"plugins: cannot import {package!r} ({err}); put its folder on PYTHONPATH"
+            ) from err

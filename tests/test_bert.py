@@ -9,12 +9,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from personafuse.backbones.bert import BertRanker
 from personafuse.data import read_personachat
-from personafuse.fusion.bert import BERT_FUSIONS
-from personafuse.models import BertFeaturizer, BertRanker, SequenceBuilder
-from personafuse.models.bert_inputs import resolve_pretrained
+from personafuse.features import BertFeaturizer, SequenceBuilder, resolve_pretrained
+from personafuse.fusion import FUSIONS, BertLayout, PersonaFusion, attend_profiles
 
 from .conftest import RAW
+
+BERT_FUSIONS = [name for name, strategy in FUSIONS.items() if BertRanker.serves(strategy)]
+
 
 CLS, SEP, PAD = 101, 102, 0
 
@@ -93,11 +96,14 @@ def test_featurizer_joins_utterances_with_the_separator(featurizer, examples):
     assert tokens.count("[SEP]") == len(example.context) - 1
     assert "[UNK]" not in tokens
     assert sorted(batch.personas) == ["partner", "self"]
+    # profile sentences keep their boundaries
+    assert len(batch.personas["self"][1]) == len(example.self_persona)
+    assert batch.personas["self"][1][0] == featurizer.ids([example.self_persona[0]])[0]
     assert len(batch.responses[1]) == example.num_candidates
     assert batch.labels.tolist() == [e.label for e in examples]
 
 
-@pytest.mark.parametrize("fusion", BERT_FUSIONS.names())
+@pytest.mark.parametrize("fusion", BERT_FUSIONS)
 @pytest.mark.parametrize("personas", [(), ("self",), ("self", "partner")])
 def test_batched_scores_equal_each_candidate_alone(
     tiny_bert, featurizer, examples, fusion, personas
@@ -119,21 +125,83 @@ def test_batched_scores_equal_each_candidate_alone(
 def test_persona_pass_once_per_context_equals_the_per_pair_design(
     tiny_bert, featurizer, examples, fusion
 ):
-    shared = ranker(tiny_bert, featurizer, fusion)
-    per_pair = ranker(tiny_bert, featurizer, fusion, persona_pass_per_context=False)
-    per_pair.load_state_dict(shared.state_dict())
+    """The paper runs the persona pass for every (context, candidate) pair; its result does
+    not depend on the candidate, so once per context gives the same scores."""
+    model = ranker(tiny_bert, featurizer, fusion)
     batch = featurizer(examples)
+    build = model.builder.build
     with torch.no_grad():
-        torch.testing.assert_close(shared(batch), per_pair(batch), atol=1e-5, rtol=1e-4)
+        expected = []
+        for b in range(len(batch)):
+            persona = batch.persona_ids("self", b)
+            second = (
+                build(persona, context="none")
+                if fusion == "na"
+                else build(persona, batch.context[b], context="second")
+            )
+            for response in batch.responses[b]:
+                first = build(batch.context[b], response)
+                vectors = model.encode([first, second])
+                expected.append(model.scorer(vectors.reshape(1, -1)))
+        torch.testing.assert_close(
+            model(batch), torch.cat(expected).view(len(batch), -1), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_dynamic_padding_gives_the_scores_of_fixed_padding(tiny_bert, featurizer, examples):
-    dynamic = ranker(tiny_bert, featurizer, "ra", max_len=128)
-    fixed = ranker(tiny_bert, featurizer, "ra", max_len=128, dynamic_padding=False)
-    fixed.load_state_dict(dynamic.state_dict())
+    model = ranker(tiny_bert, featurizer, "ra", max_len=128)
     batch = featurizer(examples)
+    sequences = [model.builder.build(batch.context[0], r) for r in batch.responses[0]]
     with torch.no_grad():
-        torch.testing.assert_close(dynamic(batch), fixed(batch), atol=1e-5, rtol=1e-4)
+        dynamic = model.encode(sequences)
+        fixed = model._pool(model.builder.pad(sequences, to_length=128))
+    torch.testing.assert_close(dynamic, fixed, atol=1e-5, rtol=1e-4)
+
+
+def test_cra_separates_persona_and_context_with_the_utterance_separator(tiny_bert, examples):
+    """featurizer.utterance_separator applies between the persona and the context of CRA's
+    single pass too (it used to be [SEP] there whatever the setting)."""
+    featurizer = BertFeaturizer(str(tiny_bert), utterance_separator="[MASK]")
+    model = ranker(tiny_bert, featurizer, "cra")
+    batch = featurizer(examples[:1])
+    mask_id = featurizer.tokenizer.mask_token_id
+    assert batch.separator_ids == (mask_id,)
+    seen = []
+    model.encode = lambda sequences: seen.extend(sequences) or torch.zeros(len(sequences), 16)
+    model(batch)
+    ids = seen[0][0]
+    persona = batch.persona_ids("self", 0)
+    assert ids[: 1 + len(persona) + 1] == [model.builder.cls_id, *persona, mask_id]
+    assert ids.count(model.builder.sep_id) == 2  # after the context and after the response
+
+
+class _ProfileMean(PersonaFusion):
+    """A per-profile strategy: the uniform mean of the real profiles' [CLS] vectors."""
+
+    bert = BertLayout(("persona",), per_profile=True)
+
+    def forward(self, context, responses, profiles, profile_mask):
+        uniform = torch.zeros(profile_mask.shape, device=profiles.device)
+        return attend_profiles(uniform, profiles, profile_mask)[:, None].expand_as(responses)
+
+
+def test_a_per_profile_layout_encodes_each_profile_and_lets_the_strategy_aggregate(
+    tiny_bert, featurizer, examples, monkeypatch
+):
+    monkeypatch.setitem(FUSIONS._entries, "profile-mean", _ProfileMean)
+    model = ranker(tiny_bert, featurizer, "profile-mean", ("self",), max_sequences=5)
+    batch = featurizer(examples)
+    hidden = model.encoder.config.hidden_size
+    assert model.scorer.in_features == 2 * hidden
+    with torch.no_grad():
+        scores = model(batch)
+        for b in (0, 2):
+            profiles = [model.builder.build(p, context="none") for p in batch.personas["self"][b]]
+            persona = model.encode(profiles).mean(0)
+            for c in (0, 11):
+                first = model.encode([model.builder.build(batch.context[b], batch.responses[b][c])])
+                expected = model.scorer(torch.cat([first[0], persona]))
+                torch.testing.assert_close(scores[b, c], expected[0], atol=1e-5, rtol=1e-4)
 
 
 def test_cra_subtype_embedding_starts_at_zero_and_learns(tiny_bert, featurizer, examples):

@@ -63,8 +63,8 @@ def test_main_job_generates_corpus_trains_and_prints_metrics(tmp_path):
 
 def test_bad_choices_and_missing_data_fail_cleanly(tmp_path):
     result = run_train_cli(["persona=bogus"], tmp_path)
-    assert result.returncode != 0
-    assert "Could not find 'persona/bogus'" in result.stderr and "partner" in result.stderr
+    assert result.returncode == 2
+    assert "persona=bogus: no such choice" in result.stderr and "partner" in result.stderr
     assert "Traceback" not in result.stderr
     result = run_train_cli(
         ["dataset=personachat", f"paths.data_dir={tmp_path}/none", f"hydra.run.dir={tmp_path}/r"],

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 import yaml
 
+from personafuse.backbones import BACKBONES
 from personafuse.config import CONFIG_DIR
-from personafuse.fusion import FUSIONS
-from personafuse.fusion.bert import BERT_FUSIONS
-from personafuse.registry import Registry
+from personafuse.fusion import FUSIONS, BertLayout
+from personafuse.registry import Registry, import_modules, import_plugins
+
+ATTENDING = [name for name, strategy in FUSIONS.items() if strategy.attends()]
 
 B, C, N, D = 3, 5, 4, 6
 
@@ -49,7 +53,7 @@ def reference(name: str, module, context, responses, profiles, mask) -> torch.Te
 
 
 @pytest.mark.parametrize("per_candidate_context", [False, True], ids=["hre-context", "imn-context"])
-@pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])
+@pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])  # the paper's equations
 def test_matches_equations(name, per_candidate_context):
     torch.manual_seed(0)
     module = FUSIONS.get(name)(D)
@@ -62,7 +66,7 @@ def test_matches_equations(name, per_candidate_context):
     )
 
 
-@pytest.mark.parametrize("name", ["na", "ca", "ra", "cra"])
+@pytest.mark.parametrize("name", ATTENDING)
 def test_padded_profiles_never_matter(name):
     module = FUSIONS.get(name)(D)
     context, responses, profiles, mask = _inputs()
@@ -78,7 +82,7 @@ def test_padded_profiles_never_matter(name):
 @pytest.mark.parametrize(
     ("name", "per_candidate"), [("na", False), ("ca", False), ("ra", True), ("cra", True)]
 )
-def test_which_strategies_depend_on_the_candidate(name, per_candidate):
+def test_which_paper_strategies_depend_on_the_candidate(name, per_candidate):
     module = FUSIONS.get(name)(D)
     context, responses, profiles, mask = _inputs()
     profiles.requires_grad_(True)
@@ -91,12 +95,81 @@ def test_which_strategies_depend_on_the_candidate(name, per_candidate):
     assert all(p.grad is not None for p in module.parameters())
 
 
+@pytest.mark.parametrize("name", ATTENDING)
+def test_every_attending_strategy_gives_gradients_to_real_profiles_only(name):
+    module = FUSIONS.get(name)(D)
+    context, responses, profiles, mask = _inputs()
+    profiles.requires_grad_(True)
+    output = module(context, responses, profiles, mask)
+    assert output.shape == (B, C, D)
+    output.sum().backward()
+    assert profiles.grad[mask].abs().sum() > 0
+    assert torch.equal(profiles.grad[~mask], torch.zeros_like(profiles.grad[~mask]))
+
+
 def test_every_fusion_yaml_names_a_registered_strategy():
     files = sorted((CONFIG_DIR / "fusion").glob("*.yaml"))
-    assert [f.stem for f in files] == FUSIONS.names() == ["ca", "cra", "na", "ra"]
-    assert BERT_FUSIONS.names() == FUSIONS.names()  # every strategy exists for every backbone
+    assert [f.stem for f in files] == FUSIONS.names()
     for path in files:
         assert yaml.safe_load(path.read_text())["name"] == path.stem
+
+
+def test_the_paper_strategies_serve_every_backbone():
+    for name in ("na", "ca", "ra", "cra"):
+        assert all(backbone.serves(FUSIONS.get(name)) for _, backbone in BACKBONES.items())
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_every_strategy_serves_some_backbone_and_declares_a_valid_bert_layout(name):
+    strategy = FUSIONS.get(name)
+    assert any(backbone.serves(strategy) for _, backbone in BACKBONES.items())
+    assert strategy.bert is None or isinstance(strategy.bert, BertLayout)
+
+
+def test_the_paper_bert_layouts():
+    assert FUSIONS.get("na").bert == BertLayout(("persona",))
+    assert FUSIONS.get("ca").bert == BertLayout(("persona", "context"))
+    assert FUSIONS.get("ra").bert == BertLayout(("persona", "response"))
+    assert FUSIONS.get("cra").bert == BertLayout(joint=True)
+    assert [FUSIONS.get(n).bert.per_candidate for n in ("na", "ca", "ra")] == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({"persona_pass": ("persona", "title")}, "segment 'title'"),
+        ({}, "either persona_pass"),
+        ({"persona_pass": ("persona",), "joint": True}, "either persona_pass"),
+        ({"persona_pass": ("context",)}, "must read the persona"),
+        ({"persona_pass": ("persona", "context", "response")}, "at most two"),
+        ({"persona_pass": ("persona", "response"), "per_profile": True}, "per_profile"),
+    ],
+)
+def test_invalid_bert_layouts_are_refused(layout, message):
+    with pytest.raises(ValueError, match=message):
+        BertLayout(**layout)
+
+
+def test_a_new_module_in_a_package_registers_itself(tmp_path, monkeypatch):
+    """fairseq's plugin loop: every module of the package is imported, none is listed."""
+    package = tmp_path / "throwaway_strategies"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_private.py").write_text("raise RuntimeError('never imported')\n")
+    (package / "uniform.py").write_text(
+        "from personafuse.fusion import FUSIONS, PersonaFusion\n"
+        "@FUSIONS.register('throwaway-uniform')\n"
+        "class Uniform(PersonaFusion):\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(FUSIONS, "_entries", dict(FUSIONS._entries))
+    assert import_modules("throwaway_strategies") == ["uniform"]
+    assert "throwaway-uniform" in FUSIONS
+    sys.modules.pop("throwaway_strategies.uniform")
+    sys.modules.pop("throwaway_strategies")
+    with pytest.raises(ImportError, match="plugins: cannot import 'not_a_package'"):
+        import_plugins(["not_a_package"])
 
 
 def test_registry_rejects_duplicates_and_lists_names():
@@ -107,3 +180,5 @@ def test_registry_rejects_duplicates_and_lists_names():
     with pytest.raises(KeyError, match="valid choices: a"):
         registry.get("b")
     assert "a" in registry and registry.names() == ["a"]
+    registry.register("alpha")(str)
+    assert "did you mean 'alpha'" in registry.unknown("alpah")

@@ -9,14 +9,19 @@ import pytest
 import torch
 from torch import nn
 
-from personafuse.backbones import BACKBONES
+from personafuse.backbones import BACKBONES, PersonaRanker, VectorBackbone
 from personafuse.backbones.imn import EnhancedProjection
 from personafuse.backbones.layers import BiLSTM, max_last_pool
 from personafuse.config import CONFIG_DIR, compose_config
 from personafuse.data import read_personachat, select_persona
-from personafuse.models import PersonaRanker, RnnFeaturizer
+from personafuse.features import RnnFeaturizer
+from personafuse.fusion import FUSIONS
+from personafuse.matching import MATCHING
 
 from .conftest import RAW
+
+VECTOR_BACKBONES = [n for n, b in BACKBONES.items() if issubclass(b, VectorBackbone)]
+VECTOR_FUSIONS = [n for n, f in FUSIONS.items() if f.attends()]
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +77,68 @@ def test_packed_bilstm_matches_each_sequence_alone():
         assert not out[i, n:].any()
 
 
-def test_max_last_pool():
+def test_max_last_pool_takes_each_directions_final_state():
+    """[max ; forward state at the last real position ; backward state at position 0]."""
+    # Two positions per state: (forward, backward) halves of size 1.
     states = torch.tensor(
         [[[1.0, -5.0], [3.0, -7.0], [9.0, 9.0]], [[-2.0, -1.0], [0.0, 0.0], [0.0, 0.0]]]
     )
     pooled = max_last_pool(states, torch.tensor([2, 1]))
-    assert pooled.tolist() == [[3.0, -5.0, 3.0, -7.0], [-2.0, -1.0, -2.0, -1.0]]
+    assert pooled.tolist() == [[3.0, -5.0, 3.0, -5.0], [-2.0, -1.0, -2.0, -1.0]]
     assert not max_last_pool(states, torch.tensor([0, 0])).any()
+
+
+def test_pooled_backward_half_has_read_the_whole_sentence():
+    """Eq. 4–6: the backward "last" state has read every token, so changing the first token
+    of a 5-token sentence changes it (the backward output at the last position had read only
+    the last token). And the forward half has read every token too."""
+    torch.manual_seed(0)
+    layer = BiLSTM(3, 4)
+    inputs = torch.randn(1, 7, 3)
+    lengths = torch.tensor([5])
+    changed_first, changed_last = inputs.clone(), inputs.clone()
+    changed_first[0, 0] += 1.0
+    changed_last[0, 4] += 1.0
+    with torch.no_grad():
+        pooled = max_last_pool(layer(inputs, lengths), lengths)[0]
+        first = max_last_pool(layer(changed_first, lengths), lengths)[0]
+        last = max_last_pool(layer(changed_last, lengths), lengths)[0]
+    hidden = 4
+    forward_last, backward_last = slice(2 * hidden, 3 * hidden), slice(3 * hidden, 4 * hidden)
+    assert not torch.allclose(pooled[backward_last], first[backward_last])
+    assert not torch.allclose(pooled[forward_last], first[forward_last])
+    assert not torch.allclose(pooled[backward_last], last[backward_last])
+    # padding after the real tokens never matters
+    padded = inputs.clone()
+    padded[0, 5:] = 100.0
+    with torch.no_grad():
+        torch.testing.assert_close(max_last_pool(layer(padded, lengths), lengths)[0], pooled)
+
+
+def test_imn_composition_reads_the_enhanced_features_directly(featurizer, examples):
+    """Original IMN: the composition BiLSTM reads [x; x̃; x − x̃; x ⊙ x̃] (4·2h) itself, with no
+    projection layer in between; ``enhancement_projection=True`` is the ESIM-style option."""
+    ranker = _ranker("imn", featurizer, "ra", ("self",))
+    imn = ranker.backbone
+    assert imn.compose.lstm.input_size == 4 * imn.sentences.state_dim
+    assert not any(isinstance(m, EnhancedProjection) for m in imn.modules())
+    batch = featurizer(examples[:1])
+    seen = []
+    hook = imn.compose.lstm.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
+    with torch.no_grad():
+        ranker(batch)
+        hook.remove()
+        # The response side's packed input, unpacked: (C, Lr, 4·2h). Brute force for one
+        # candidate: x = its word states, x̃ = attention over the context words.
+        responses, _ = torch.nn.utils.rnn.pad_packed_sequence(seen[1], batch_first=True)
+        words = imn.sentences.states(batch.context)[0]  # (U, Lu, H)
+        context = words[batch.context.word_ids[0] > 0]  # real words, in order
+        x = imn.sentences.states(batch.responses)[0, 3, : batch.responses.lengths[0, 3]]
+        aligned = torch.softmax(x @ context.T, dim=-1) @ context
+        expected = torch.cat([x, aligned, x - aligned, x * aligned], dim=-1)
+        torch.testing.assert_close(responses[3, : len(x)], expected, rtol=1e-4, atol=1e-5)
+    projected = _ranker("imn", featurizer, "ra", ("self",), enhancement_projection=True)
+    assert projected.backbone.compose.lstm.input_size == 8
 
 
 def test_enhanced_projection_equals_concatenation():
@@ -96,7 +156,7 @@ def _ranker(
     featurizer,
     fusion="cra",
     personas=("self", "partner"),
-    utterance_attention=False,
+    matching=("concat",),
     **backbone_args,
 ) -> PersonaRanker:
     torch.manual_seed(0)
@@ -109,22 +169,30 @@ def _ranker(
         dropout=0.2,
         **backbone_args,
     )
-    return PersonaRanker(
-        backbone, fusion, personas, mlp_hidden=8, utterance_attention=utterance_attention
-    ).eval()
+    return PersonaRanker(backbone, fusion, personas, mlp_hidden=8, matching=matching).eval()
 
 
-@pytest.mark.parametrize("fusion", ["na", "ca", "ra", "cra"])
-@pytest.mark.parametrize("name", ["hre", "imn", "imn-matched", "hre-utterances", "imn-utterances"])
-def test_batched_scores_equal_per_candidate_reference(name, fusion, featurizer, examples):
-    backbone_args = {"fusion_response": "matched"} if name == "imn-matched" else {}
-    ranker = _ranker(
-        name.split("-")[0],
-        featurizer,
-        fusion,
-        utterance_attention=name.endswith("utterances"),
-        **backbone_args,
-    )
+VARIANTS = {
+    "paper": ({}, ("concat",)),
+    "all-matching": ({}, tuple(MATCHING.names())),
+    "imn-matched": ({"fusion_response": "matched"}, ("concat",)),
+    "imn-projected": ({"enhancement_projection": True}, ("concat",)),
+}
+
+
+BACKBONE_VARIANTS = [
+    (name, variant)
+    for name in VECTOR_BACKBONES
+    for variant in VARIANTS
+    if not variant.startswith("imn-") or name == "imn"
+]
+
+
+@pytest.mark.parametrize("fusion", VECTOR_FUSIONS)
+@pytest.mark.parametrize(("name", "variant"), BACKBONE_VARIANTS)
+def test_batched_scores_equal_per_candidate_reference(name, fusion, variant, featurizer, examples):
+    backbone_args, matching = VARIANTS[variant]
+    ranker = _ranker(name, featurizer, fusion, matching=matching, **backbone_args)
     batch_examples = examples[:4]
     with torch.no_grad():
         scores = ranker(featurizer(batch_examples))
@@ -136,7 +204,7 @@ def test_batched_scores_equal_per_candidate_reference(name, fusion, featurizer, 
                 torch.testing.assert_close(alone[0, 0], scores[b, c], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["hre", "imn"])
+@pytest.mark.parametrize("name", VECTOR_BACKBONES)
 def test_persona_modes_and_errors(name, featurizer, examples):
     for personas, width in (((), 2), (("self",), 3), (("self", "partner"), 4)):
         ranker = _ranker(name, featurizer, "ra", personas)
@@ -165,13 +233,13 @@ def test_imn_fusion_attends_with_the_sentence_encoders_response(featurizer, exam
         _ranker("imn", featurizer, fusion_response="last")
 
 
-@pytest.mark.parametrize("name", ["hre", "imn"])
+@pytest.mark.parametrize("name", VECTOR_BACKBONES)
 def test_utterance_attention_attends_over_real_utterances_with_the_fusion_response(
     name, featurizer, examples
 ):
     """ũ = softmax_i(ū_iᵀ r̄) ū over the real utterances; ū is the sentence encoder's output."""
     batch = featurizer(examples[:3])
-    ranker = _ranker(name, featurizer, "ra", (), utterance_attention=True)
+    ranker = _ranker(name, featurizer, "ra", (), matching=("concat", "utterance_attention"))
     plain = _ranker(name, featurizer, "ra", ())
     dim = ranker.backbone.output_dim
     assert ranker.scorer[1].in_features == plain.scorer[1].in_features + dim
@@ -181,12 +249,12 @@ def test_utterance_attention_attends_over_real_utterances_with_the_fusion_respon
         torch.testing.assert_close(vectors, ranker.backbone.sentences(batch.context))
         assert mask.equal(batch.context.mask)
         responses = encoded.fusion_responses if name == "imn" else encoded.responses
-        # The scorer's input is [ĉ; ũ ⊙ r̄; r]: read the ũ ⊙ r̄ block the ranker really feeds.
+        # The scorer's input is [ĉ; r̄; ũ ⊙ r̄]: read the ũ ⊙ r̄ block the ranker really feeds.
         seen = []
         hook = ranker.scorer[1].register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
         assert ranker(batch).shape == (3, 20)
         hook.remove()
-        fed = seen[0][..., -2 * dim : -dim]
+        fed = seen[0][..., -dim:]
         for b in range(3):
             real = vectors[b, mask[b]]  # brute force: only the real utterances take part
             for c in (0, 19):
@@ -194,11 +262,27 @@ def test_utterance_attention_attends_over_real_utterances_with_the_fusion_respon
                 torch.testing.assert_close(fed[b, c], (weights @ real) * responses[b, c])
 
 
+def test_matching_features_declare_their_widths(featurizer, examples):
+    for personas in ((), ("self",), ("self", "partner")):
+        for name in MATCHING.names():
+            ranker = _ranker("hre", featurizer, "ra", personas, matching=(name,))
+            (feature,) = ranker.matching
+            assert ranker.scorer[1].in_features == feature.width
+            seen: list[torch.Tensor] = []
+            ranker.scorer[1].register_forward_hook(lambda _, i, __, seen=seen: seen.append(i[0]))
+            with torch.no_grad():
+                ranker(featurizer(examples[:2]))
+            assert seen[0].shape == (2, 20, feature.width)
+    dim = ranker.backbone.output_dim
+    paper = _ranker("hre", featurizer, "ra", ("self", "partner"))
+    assert paper.scorer[1].in_features == 4 * dim  # Eq. 17: [ĉ; p̂_self; p̂_partner; r̄]
+
+
 def test_utterance_attention_needs_a_backbone_that_gives_utterances(featurizer, examples):
-    ranker = _ranker("hre", featurizer, "ra", (), utterance_attention=True)
+    ranker = _ranker("hre", featurizer, "ra", (), matching=("utterance_attention",))
     forward = ranker.backbone.forward
     ranker.backbone.forward = lambda *args: dataclasses.replace(forward(*args), utterances=None)
-    with pytest.raises(ValueError, match="utterance_attention=true needs utterance vectors"):
+    with pytest.raises(ValueError, match="utterance_attention matching feature needs utterance"):
         ranker(featurizer(examples[:2]))
 
 
@@ -219,13 +303,28 @@ def test_gradients_reach_every_trainable_parameter(featurizer, examples):
     assert not ranker.backbone.sentences.words.words.weight.requires_grad  # frozen word vectors
 
 
-def test_model_yamls_name_registered_backbones():
-    families = {
-        path.stem: compose_config(overrides=[f"model={path.stem}"]).model.family
+def test_model_yamls_and_the_backbone_registry_agree():
+    names = {
+        path.stem: compose_config(overrides=[f"model={path.stem}"]).model.name
         for path in (CONFIG_DIR / "model").glob("*.yaml")
     }
-    assert families == {"hre": "rnn", "imn": "rnn", "bert": "bert"}
-    assert {name for name, family in families.items() if family == "rnn"} == set(BACKBONES.names())
+    assert all(stem == name for stem, name in names.items())
+    assert sorted(names) == BACKBONES.names()
+
+
+def test_persona_contexts_are_cut_with_the_profile_word_limit(featurizer, examples):
+    """Persona-only ranking (Table 2): the persona sentences that replace the context keep
+    max_profile_words (15) words, not max_utterance_words (20)."""
+    long_sentence = " ".join(f"w{i}" for i in range(18))
+    persona_context = dataclasses.replace(
+        examples[0], context=(long_sentence,), context_is_persona=True
+    )
+    dialogue = dataclasses.replace(persona_context, context_is_persona=False)
+    small = RnnFeaturizer(max_utterance_words=20, max_profile_words=15).fit([persona_context])
+    assert small([persona_context]).context.lengths[0, 0] == 15
+    assert small([dialogue]).context.lengths[0, 0] == 18
+    mixed = small([persona_context, dialogue])
+    assert mixed.context.lengths[:, 0].tolist() == [15, 18]
 
 
 def test_real_fixture_turns_featurize(featurizer):

@@ -24,8 +24,11 @@ KEYS = {
 }
 
 
-def _train(tmp_path: Path, overrides: list[str]) -> dict:
-    cfg = compose_config(overrides=[*TINY, f"paths.cache_dir={tmp_path}/cache", *overrides])
+def _train(tmp_path: Path, overrides: list[str], tiny: bool = True) -> dict:
+    tiny_overrides = TINY if tiny else []
+    cfg = compose_config(
+        overrides=[*tiny_overrides, f"paths.cache_dir={tmp_path}/cache", *overrides]
+    )
     cfg.paths.output_dir = str(tmp_path / "run")  # normally ${hydra:runtime.output_dir}
     Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
     return train(cfg)
@@ -82,7 +85,7 @@ def test_validation_metrics_equal_a_direct_computation(tmp_path):
     from lightning import Trainer
 
     from personafuse.metrics import hits_at_k, mrr
-    from personafuse.models import build_rnn_ranker
+    from personafuse.network import build_network
 
     cfg = compose_config(
         overrides=[*TINY, f"paths.cache_dir={tmp_path}/cache", "model.eval_batch_size=7"]
@@ -91,9 +94,7 @@ def test_validation_metrics_equal_a_direct_computation(tmp_path):
     datamodule.setup("fit")
     featurizer = instantiate(cfg.model.featurizer).fit(datamodule.examples["train"])
     datamodule.featurizer = featurizer
-    network = build_rnn_ranker(
-        cfg.model, "ra", ("self",), featurizer, datamodule.examples["train"], None
-    )
+    network = build_network(cfg, featurizer, datamodule.examples["train"])
     module = instantiate(cfg.module, network=network)
     trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     logged = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
@@ -131,10 +132,54 @@ def test_multirun_sweep_writes_one_directory_per_run(tmp_path):
     )
 
 
-@pytest.mark.parametrize("override", ["model=lstm", "fusion=xyz", "persona=mine"])
-def test_unknown_names_list_valid_choices(tmp_path, override):
-    result = run_train_cli([override], tmp_path)
-    assert result.returncode != 0
-    group = override.split("=")[0]
-    assert f"Could not find '{group}/" in result.stderr and "Available options" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=lstm"], "error: model=lstm: no such choice; valid choices: bert, hre, imn"),
+        (["fusion=xyz"], "error: fusion=xyz: no such choice; valid choices: ca, cra, na, ra"),
+        (["persona=mine"], "error: persona=mine: no such choice; valid choices: both, none, "),
+        (
+            ["--multirun", "model=hre,imnn"],
+            "error: model=imnn: no such choice; valid choices: bert, ",
+        ),
+    ],
+)
+def test_unknown_names_fail_in_one_line_with_the_valid_choices(tmp_path, overrides, message):
+    result = run_train_cli(overrides, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    if "imnn" in overrides[-1]:
+        assert "did you mean 'imn'?" in result.stderr
+    assert not (tmp_path / "multirun").exists() and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["fusion.name=ghost"], "fusion=ghost: unknown fusion 'ghost'; valid choices: ca, cra,"),
+        (["model.name=ghost"], "model=ghost: unknown model 'ghost'; valid choices: bert, hre,"),
+        (["model.matching=[concat,product]"], "model.matching: unknown matching feature 'product'"),
+        (["model=bert", "model.truncation=oldest"], "model.truncation=oldest; valid choices:"),
+    ],
+)
+def test_names_nothing_registered_fail_before_any_data_is_read(tmp_path, overrides, message):
+    """A YAML whose module is missing (or a bad name) fails when the config is composed: the
+    data directory here does not exist, so reading any data would fail differently."""
+    from personafuse.config import ConfigError
+
+    missing_data = ["dataset=personachat", f"paths.data_dir={tmp_path}/none"]
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")) as caught:
+        _train(tmp_path, [*missing_data, *overrides], tiny=False)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_fusion_a_backbone_cannot_serve_is_refused_with_those_that_can(tmp_path, monkeypatch):
+    from personafuse.config import ConfigError
+    from personafuse.fusion import FUSIONS, BertLayout, PersonaFusion
+
+    class BertOnly(PersonaFusion):  # a layout for BERT, no attention over profile vectors
+        bert = BertLayout(("persona",))
+
+    monkeypatch.setitem(FUSIONS._entries, "bert-only", BertOnly)
+    with pytest.raises(ConfigError, match=r"fusion=bert-only cannot serve model=hre; fusions "):
+        _train(tmp_path, ["fusion.name=bert-only", "dataset=personachat"], tiny=False)

@@ -6,14 +6,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from personafuse.backbones.layers import (
-    BACKBONES,
-    BiLSTM,
-    Encoded,
-    WordRepresentation,
-    max_last_pool,
-)
-from personafuse.models.featurizer import RnnBatch, TokenTensors
+from personafuse.backbones.base import BACKBONES
+from personafuse.backbones.layers import BiLSTM, WordRepresentation, max_last_pool
+from personafuse.backbones.ranker import Encoded
+from personafuse.backbones.vector import VectorBackbone
+from personafuse.features.rnn import RnnBatch, TokenTensors
 
 __all__ = ["HRE", "SentenceEncoder"]
 
@@ -85,7 +82,7 @@ class ContextAggregator(nn.Module):
 
 
 @BACKBONES.register("hre")
-class HRE(nn.Module):
+class HRE(VectorBackbone):
     """Everything that does not depend on the candidate (utterances, context, profiles) is
     encoded once per context; only the candidates are encoded B·C times.
 
@@ -94,6 +91,8 @@ class HRE(nn.Module):
         num_chars: Size of the character vocabulary.
         hidden_size: BiLSTM hidden size per direction (paper: 200); vectors are 4·hidden_size.
     """
+
+    provides = frozenset({"utterances"})
 
     def __init__(
         self,

@@ -6,11 +6,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from personafuse.backbones.base import BACKBONES
 from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
-from personafuse.backbones.layers import BACKBONES, BiLSTM, Encoded, max_last_pool
-from personafuse.models.featurizer import RnnBatch
+from personafuse.backbones.layers import BiLSTM, max_last_pool
+from personafuse.backbones.ranker import Encoded
+from personafuse.backbones.vector import VectorBackbone
+from personafuse.features.rnn import RnnBatch
 
-__all__ = ["FUSION_RESPONSES", "IMN", "EnhancedProjection"]
+__all__ = ["FUSION_RESPONSES", "IMN", "EnhancedProjection", "Enhancement"]
 
 # Which response vector r̄ persona fusion uses (see the IMN docstring).
 FUSION_RESPONSES = ("sentence", "matched")
@@ -19,6 +22,22 @@ FUSION_RESPONSES = ("sentence", "matched")
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
     return torch.nan_to_num(weights, nan=0.0)  # rows with nothing to attend to
+
+
+class Enhancement(nn.Module):
+    """[x; x̃; x − x̃; x ⊙ x̃], the enhanced features that IMN's composition BiLSTM reads.
+
+    Shapes:
+        x: (B, 1 or C, T, H); aligned: (B, C, T, H) -> (B, C, T, 4H).
+    """
+
+    def __init__(self, state_dim: int):
+        super().__init__()
+        self.output_dim = 4 * state_dim
+
+    def forward(self, x: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
+        x = x.expand_as(aligned)
+        return torch.cat([x, aligned, x - aligned, x * aligned], dim=-1)
 
 
 class EnhancedProjection(nn.Module):
@@ -43,21 +62,25 @@ class EnhancedProjection(nn.Module):
 
 
 @BACKBONES.register("imn")
-class IMN(nn.Module):
+class IMN(VectorBackbone):
     """Sentence encoder → global bidirectional cross-attention between all context words and
-    each response (Eq. 19) → enhancement → composition BiLSTM, split back into utterances →
-    context BiLSTM. The context vector therefore depends on the candidate: (B, C, D).
+    each response (Eq. 19) → enhancement [x; x̃; x − x̃; x ⊙ x̃] → composition BiLSTM, split back
+    into utterances → context BiLSTM. The context vector therefore depends on the candidate:
+    (B, C, D).
 
     Profiles are encoded as in HRE (the paper: "persona aggregation in IMN is identical").
-    The enhanced 4·2h features are projected to ``hidden_size`` with a ReLU before the
-    composition BiLSTM, as in ESIM's composition layer.
 
     Args:
         fusion_response: Which r̄ persona fusion uses: ``"sentence"``, the sentence encoder's
             [max; last] response vector (Eq. 6, the profiles' space, as in HRE), or
             ``"matched"``, the matched response vector that the scorer sees (docs/models.md).
+        enhancement_projection: Beyond the original IMN, which feeds the 4·2h enhanced
+            features to the composition BiLSTM directly: project them to ``hidden_size``
+            with a ReLU first, as in ESIM's composition layer (a smaller BiLSTM input).
         Others: as in :class:`~personafuse.backbones.hre.HRE`.
     """
+
+    provides = frozenset({"utterances"})
 
     def __init__(
         self,
@@ -68,6 +91,7 @@ class IMN(nn.Module):
         char_windows=(3, 4, 5),
         dropout: float = 0.2,
         fusion_response: str = "sentence",
+        enhancement_projection: bool = False,
     ):
         super().__init__()
         if fusion_response not in FUSION_RESPONSES:
@@ -80,8 +104,12 @@ class IMN(nn.Module):
             word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
         )
         state_dim = self.sentences.state_dim
-        self.project = EnhancedProjection(state_dim, hidden_size)
-        self.compose = BiLSTM(hidden_size, hidden_size)
+        self.enhance = (
+            EnhancedProjection(state_dim, hidden_size)
+            if enhancement_projection
+            else Enhancement(state_dim)
+        )
+        self.compose = BiLSTM(self.enhance.output_dim, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.context = ContextAggregator(2 * self.compose.output_dim, hidden_size, dropout)
         self.output_dim = self.context.output_dim
@@ -117,18 +145,20 @@ class IMN(nn.Module):
         to_context = _masked_softmax(scores, context_mask[:, None, :, None], dim=2)
         context_aligned = torch.einsum("bcik,bckh->bcih", to_response, responses)
         response_aligned = torch.einsum("bcik,bih->bckh", to_context, context_words)
-        context_enhanced = self.project(context_words[:, None], context_aligned)  # (B, C, Tc, h)
-        response_enhanced = self.project(responses, response_aligned)  # (B, C, Lr, h)
+        context_enhanced = self.enhance(context_words[:, None], context_aligned)  # (B, C, Tc, E)
+        response_enhanced = self.enhance(responses, response_aligned)  # (B, C, Lr, E)
 
         # Split the context back into utterances: scatter the real words to their positions.
-        hidden = self.project.output_dim
+        enhanced_dim = self.enhance.output_dim
         padded = context_enhanced.new_zeros(
-            batch_size, candidates, utterances * utterance_len, hidden
+            batch_size, candidates, utterances * utterance_len, enhanced_dim
         )
-        index = order[:, None, :, None].expand(-1, candidates, -1, hidden)
+        index = order[:, None, :, None].expand(-1, candidates, -1, enhanced_dim)
         padded = padded.scatter(2, index, context_enhanced * context_mask[:, None, :, None])
         lengths = batch.context.lengths[:, None, :].expand(-1, candidates, -1).reshape(-1)
-        composed = self.dropout(self.compose(padded.reshape(-1, utterance_len, hidden), lengths))
+        composed = self.dropout(
+            self.compose(padded.reshape(-1, utterance_len, enhanced_dim), lengths)
+        )
         utterance_vectors = max_last_pool(composed, lengths).reshape(
             batch_size * candidates, utterances, -1
         )
@@ -137,7 +167,9 @@ class IMN(nn.Module):
 
         response_lengths = batch.responses.lengths.reshape(-1)
         composed = self.dropout(
-            self.compose(response_enhanced.reshape(-1, response_len, hidden), response_lengths)
+            self.compose(
+                response_enhanced.reshape(-1, response_len, enhanced_dim), response_lengths
+            )
         )
         response_vectors = max_last_pool(composed, response_lengths).reshape(
             batch_size, candidates, -1

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from personafuse.models.featurizer import TokenTensors
-from personafuse.registry import Registry
+from personafuse.features.rnn import TokenTensors
 
-__all__ = ["BACKBONES", "BiLSTM", "CharCNN", "Encoded", "WordRepresentation", "max_last_pool"]
-
-BACKBONES: Registry[type[nn.Module]] = Registry("model")
-
-
-@dataclass
-class Encoded:
-    """What a backbone hands to fusion and scoring.
-
-    Shapes:
-        context: (B, D) when the context is encoded once per context (HRE), or (B, C, D) when
-            it depends on the candidate (IMN's cross-attention).
-        responses: (B, C, D).
-        personas: name -> ((B, N, D) profile vectors, (B, N) mask of real profiles).
-        fusion_responses: (B, C, D) response vectors persona fusion attends with and compares
-            to the persona vector, when they differ from ``responses`` (IMN: the sentence
-            encoder's r̄, in the space of the profile vectors); None means ``responses``.
-        utterances: ((B, U, D) sentence vectors ū of the context utterances, in the space of
-            ``fusion_responses``, (B, U) mask of real utterances); None when not computed.
-    """
-
-    context: torch.Tensor
-    responses: torch.Tensor
-    personas: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    fusion_responses: torch.Tensor | None = None
-    utterances: tuple[torch.Tensor, torch.Tensor] | None = None
+__all__ = ["BiLSTM", "CharCNN", "WordRepresentation", "max_last_pool"]
 
 
 class CharCNN(nn.Module):
@@ -134,16 +106,23 @@ class BiLSTM(nn.Module):
 
 
 def max_last_pool(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """[max over real positions ; state at the last real position] (Eq. 4–6, 8).
+    """[max over real positions ; final state of each direction] of BiLSTM outputs (Eq. 4–6, 8).
+
+    The "last hidden state" is, as in the original TF code (``[fw.h; bw.h]``), the final state
+    of each direction after reading the whole sequence: the forward half at the last real
+    position, the backward half at position 0. (The backward output at the last position has
+    read one token only.)
 
     Shapes:
-        states: (N, L, H); lengths: (N,) -> (N, 2H); empty sequences give zeros.
+        states: (N, L, 2h), forward half first; lengths: (N,) -> (N, 4h); empty sequences give
+        zeros.
     """
     positions = torch.arange(states.shape[1], device=states.device)
     mask = positions[None, :] < lengths[:, None]
     maxed = states.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
-    last = states.gather(
-        1, (lengths.clamp(min=1) - 1)[:, None, None].expand(-1, 1, states.shape[2])
+    forward, backward = states.chunk(2, dim=-1)
+    last_forward = forward.gather(
+        1, (lengths.clamp(min=1) - 1)[:, None, None].expand(-1, 1, forward.shape[2])
     ).squeeze(1)
-    pooled = torch.cat([maxed, last], dim=-1)
+    pooled = torch.cat([maxed, last_forward, backward[:, 0]], dim=-1)
     return torch.where(lengths[:, None] > 0, pooled, torch.zeros_like(pooled))

@@ -198,6 +198,7 @@ class RankingDataModule(L.LightningDataModule):
                         context=(*e.self_persona, *e.partner_persona),
                         self_persona=(),
                         partner_persona=(),
+                        context_is_persona=True,
                     )
                     for e in examples
                 ]

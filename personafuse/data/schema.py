@@ -30,6 +30,9 @@ class RankingExample:
         candidate_ids: For every entry of ``candidates``, its position in the source file
             line, so shuffled candidates can be traced back.
         source: ``path:line`` of the turn in its source file, for error messages.
+        context_is_persona: The context holds persona sentences instead of utterances
+            (persona-only ranking, the paper's Table 2), so models cut it with their profile
+            limits, not their utterance limits.
     """
 
     dialogue_id: int
@@ -42,6 +45,7 @@ class RankingExample:
     response: str
     candidate_ids: tuple[int, ...] = ()
     source: str = ""
+    context_is_persona: bool = False
 
     @property
     def num_candidates(self) -> int:

@@ -1,19 +1,14 @@
-"""Persona fusion strategies (NA, CA, RA, CRA), registered by name in :data:`FUSIONS`."""
+"""Persona fusion strategies, one module each, registered by name in :data:`FUSIONS`.
+
+Every module of this package is imported here, so a new strategy is one module (decorated with
+``@FUSIONS.register("name")``) plus one ``conf/fusion/name.yaml``.
+"""
 
 from __future__ import annotations
 
-from personafuse.fusion.base import FUSIONS, PersonaFusion, attend_profiles
-from personafuse.fusion.ca import ContextAwareFusion
-from personafuse.fusion.cra import ContextResponseAwareFusion
-from personafuse.fusion.na import NonAwareFusion
-from personafuse.fusion.ra import ResponseAwareFusion
+from personafuse.fusion.base import FUSIONS, BertLayout, PersonaFusion, attend_profiles
+from personafuse.registry import import_modules
 
-__all__ = [
-    "FUSIONS",
-    "ContextAwareFusion",
-    "ContextResponseAwareFusion",
-    "NonAwareFusion",
-    "PersonaFusion",
-    "ResponseAwareFusion",
-    "attend_profiles",
-]
+import_modules(__name__)
+
+__all__ = ["FUSIONS", "BertLayout", "PersonaFusion", "attend_profiles"]

@@ -1,15 +1,73 @@
-"""What every persona fusion strategy shares: attention over the real profiles only."""
+"""What every persona fusion strategy shares: attention over the real profiles only, and a
+declaration of how the strategy feeds the persona to BERT.
+
+One registry, :data:`FUSIONS`, serves every backbone. An entry is a :class:`PersonaFusion`
+subclass: its ``forward`` says how it attends over profile vectors (HRE, IMN and any vector
+backbone), its ``bert`` attribute which input layout it needs for BERT. A strategy without a
+``forward`` cannot serve vector backbones, one without ``bert`` cannot serve BERT; both are
+checked when the config is composed.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from personafuse.registry import Registry
 
-__all__ = ["FUSIONS", "PersonaFusion", "attend_profiles"]
+__all__ = ["FUSIONS", "SEGMENTS", "BertLayout", "PersonaFusion", "attend_profiles"]
 
 FUSIONS: Registry[type[PersonaFusion]] = Registry("fusion")
+
+SEGMENTS = ("persona", "context", "response")
+
+
+@dataclass(frozen=True)
+class BertLayout:
+    """How a strategy feeds the persona to a BERT cross-encoder (§4.3).
+
+    Every layout keeps BERT's first pass ``[CLS] context [SEP] response [SEP]`` unless it is
+    ``joint``.
+
+    Attributes:
+        persona_pass: Segments of a second pass through the same weights, after ``[CLS]`` and
+            each closed by ``[SEP]``: NA ``("persona",)``, CA ``("persona", "context")``, RA
+            ``("persona", "response")``. The pooled vectors of both passes are concatenated.
+        joint: One pass ``[CLS] persona <separator> context [SEP] response [SEP]`` with the
+            learned subtype embedding, and no second pass (CRA).
+        per_profile: The second pass runs once per profile sentence, ``persona`` standing for
+            that sentence (and may add the context, not the response). The strategy's own
+            ``forward`` then aggregates the pooled profile vectors p̄_n exactly as it aggregates
+            the profile vectors of HRE, with the first pass's (B, C, H) vectors as ĉ and r̄.
+    """
+
+    persona_pass: tuple[str, ...] = ()
+    joint: bool = False
+    per_profile: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.persona_pass if s not in SEGMENTS]
+        if unknown:
+            raise ValueError(f"BertLayout segment {unknown[0]!r}; valid: {', '.join(SEGMENTS)}")
+        if self.joint == bool(self.persona_pass):
+            raise ValueError("BertLayout: give either persona_pass segments or joint=True")
+        if self.persona_pass and "persona" not in self.persona_pass:
+            raise ValueError("BertLayout: the persona pass must read the persona")
+        if len(self.persona_pass) > 2:
+            raise ValueError("BertLayout: a persona pass reads at most two segments")
+        if self.per_profile and (self.joint or self.per_candidate):
+            raise ValueError(
+                "BertLayout: per_profile passes read the persona and at most the context"
+            )
+
+    @property
+    def per_candidate(self) -> bool:
+        """Whether the persona pass depends on the candidate; if not, it runs once per context
+        and is broadcast to the context's candidates."""
+        return "response" in self.persona_pass
 
 
 def attend_profiles(
@@ -36,16 +94,24 @@ def attend_profiles(
 class PersonaFusion(nn.Module):
     """Base class: aggregate profile vectors into one persona vector per candidate.
 
-    Subclasses implement :meth:`forward`; a strategy that does not look at the response
-    computes its persona vector once per context and broadcasts it (a view, no copy).
+    Subclasses implement :meth:`forward` (vector backbones) and/or set :attr:`bert` (BERT);
+    register them with ``@FUSIONS.register("name")``. A strategy that does not look at the
+    response computes its persona vector once per context and broadcasts it (a view, no copy).
 
     Args:
         dim: Size D of context, response and profile vectors.
     """
 
+    bert: ClassVar[BertLayout | None] = None
+
     def __init__(self, dim: int):
         super().__init__()
         self.dim = dim
+
+    @classmethod
+    def attends(cls) -> bool:
+        """Whether the strategy aggregates profile vectors itself (implements ``forward``)."""
+        return cls.forward is not PersonaFusion.forward
 
     def forward(
         self,
@@ -63,4 +129,4 @@ class PersonaFusion(nn.Module):
             profile_mask: (B, N) True for real profiles.
             returns: (B, C, D).
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not attend over profile vectors")

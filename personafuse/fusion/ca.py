@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from personafuse.fusion.base import FUSIONS, PersonaFusion, attend_profiles
+from personafuse.fusion.base import FUSIONS, BertLayout, PersonaFusion, attend_profiles
 
 __all__ = ["ContextAwareFusion"]
 
@@ -13,6 +13,8 @@ __all__ = ["ContextAwareFusion"]
 class ContextAwareFusion(PersonaFusion):
     """α_n = ĉᵀ p̄_n; once per context and shared by its candidates when ĉ is (HRE), per
     candidate when ĉ depends on it (IMN)."""
+
+    bert = BertLayout(("persona", "context"))  # [CLS] persona [SEP] context [SEP]
 
     def forward(self, context, responses, profiles, profile_mask) -> torch.Tensor:
         if context.dim() == 3:

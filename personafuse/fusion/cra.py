@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from personafuse.fusion.base import FUSIONS, PersonaFusion, attend_profiles
+from personafuse.fusion.base import FUSIONS, BertLayout, PersonaFusion, attend_profiles
 
 __all__ = ["ContextResponseAwareFusion"]
 
@@ -13,6 +13,8 @@ __all__ = ["ContextResponseAwareFusion"]
 @FUSIONS.register("cra")
 class ContextResponseAwareFusion(PersonaFusion):
     """α_{c,n} = (W[ĉ; r̄_c] + b)ᵀ p̄_n with W: 2D → D."""
+
+    bert = BertLayout(joint=True)  # one pass: persona, context, response + subtypes
 
     def __init__(self, dim: int):
         super().__init__(dim)

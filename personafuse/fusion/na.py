@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from personafuse.fusion.base import FUSIONS, PersonaFusion, attend_profiles
+from personafuse.fusion.base import FUSIONS, BertLayout, PersonaFusion, attend_profiles
 
 __all__ = ["NonAwareFusion"]
 
@@ -13,6 +13,8 @@ __all__ = ["NonAwareFusion"]
 @FUSIONS.register("na")
 class NonAwareFusion(PersonaFusion):
     """α_n = wᵀ p̄_n + b; the same persona vector for every candidate of a context."""
+
+    bert = BertLayout(("persona",))  # [CLS] persona [SEP], once per context
 
     def __init__(self, dim: int):
         super().__init__(dim)

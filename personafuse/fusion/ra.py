@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from personafuse.fusion.base import FUSIONS, PersonaFusion, attend_profiles
+from personafuse.fusion.base import FUSIONS, BertLayout, PersonaFusion, attend_profiles
 
 __all__ = ["ResponseAwareFusion"]
 
@@ -12,6 +12,8 @@ __all__ = ["ResponseAwareFusion"]
 @FUSIONS.register("ra")
 class ResponseAwareFusion(PersonaFusion):
     """α_{c,n} = r̄_cᵀ p̄_n; one persona vector per candidate."""
+
+    bert = BertLayout(("persona", "response"))  # [CLS] persona [SEP] response [SEP]
 
     def forward(self, context, responses, profiles, profile_mask) -> torch.Tensor:
         scores = torch.einsum("bcd,bnd->bcn", responses, profiles)

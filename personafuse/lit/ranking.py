@@ -38,7 +38,7 @@ class RankingModule(L.LightningModule):
     (pessimistic ties), averaged over contexts and synchronised across processes.
 
     Args:
-        network: The scorer, e.g. :class:`~personafuse.models.PersonaRanker`.
+        network: The scorer, e.g. :class:`~personafuse.backbones.PersonaRanker`.
         optimizer: Partial optimiser, called with the trainable parameters.
         scheduler: Partial LR scheduler, called with the optimiser, or None.
         scheduler_interval: ``step`` or ``epoch``.

@@ -65,9 +65,10 @@ class RnnFeaturizer:
     """Turns examples into :class:`RnnBatch` with the paper's length limits.
 
     Utterances keep their first ``max_utterance_words`` words; a context keeps its last
-    ``max_utterances`` utterances; at most ``max_profiles`` profile sentences. Tensors are
-    padded to the longest real sequence of the batch (never to the limit), so short batches
-    cost less.
+    ``max_utterances`` utterances; at most ``max_profiles`` profile sentences. A context made
+    of persona sentences (persona-only ranking, Table 2) is cut with the profile word limit
+    ``max_profile_words``. Tensors are padded to the longest real sequence of the batch (never
+    to the limit), so short batches cost less.
 
     Args:
         max_utterances / max_utterance_words / max_profiles / max_profile_words /
@@ -111,6 +112,11 @@ class RnnFeaturizer:
 
     def load(self, directory: str | Path) -> RnnFeaturizer:
         """Use the vocabularies a training run saved (instead of :meth:`fit`)."""
+        for name in ("vocab.json", "chars.json"):
+            if not (Path(directory) / name).is_file():
+                raise FileNotFoundError(
+                    f"{Path(directory) / name}: missing; training saves it beside checkpoints/"
+                )
         self.vocab = Vocabulary.load(Path(directory) / "vocab.json")
         self.char_vocab = Vocabulary.load(Path(directory) / "chars.json")
         self._cache.clear()
@@ -132,11 +138,13 @@ class RnnFeaturizer:
                 self._cache[text] = cached
         return cached
 
-    def _group(self, groups: list[Sequence[str]], max_words: int) -> TokenTensors:
+    def _group(self, groups: list[Sequence[str]], max_words: int | list[int]) -> TokenTensors:
+        """Pad a group of sentence lists; ``max_words`` is one limit or one per list."""
+        limits = max_words if isinstance(max_words, list) else [max_words] * len(groups)
         encoded = [[self._ids(text) for text in group] for group in groups]
         lengths = np.zeros((len(groups), max(1, max(len(g) for g in groups))), dtype=np.int64)
         for b, group in enumerate(encoded):
-            lengths[b, : len(group)] = [min(len(ids), max_words) for ids, _ in group]
+            lengths[b, : len(group)] = [min(len(ids), limits[b]) for ids, _ in group]
         longest = max(1, int(lengths.max()))
         word_ids = np.zeros((*lengths.shape, longest), dtype=np.int64)
         char_ids = np.zeros((*lengths.shape, longest, self.max_word_chars), dtype=np.int64)
@@ -160,9 +168,13 @@ class RnnFeaturizer:
     def __call__(self, examples: list[RankingExample]) -> RnnBatch:
         if self.vocab is None:
             raise RuntimeError("RnnFeaturizer.fit(train_examples) must run before featurizing")
+        context_words = [
+            self.max_profile_words if e.context_is_persona else self.max_utterance_words
+            for e in examples
+        ]
         return RnnBatch(
             context=self._group(
-                [e.context[-self.max_utterances :] for e in examples], self.max_utterance_words
+                [e.context[-self.max_utterances :] for e in examples], context_words
             ),
             responses=self._group([e.candidates for e in examples], self.max_response_words),
             self_persona=self._persona(examples, "self"),

@@ -1,8 +1,9 @@
 """BERT inputs: wordpiece ids per text, and the sequences of each pass with truncation.
 
-The featurizer turns examples into :class:`BertBatch` (wordpiece ids without special tokens);
-:class:`SequenceBuilder` assembles the ``[CLS] … [SEP] … [SEP]`` sequences of a pass, truncates
-them to ``max_len`` and pads a group of them to its longest (dynamic padding).
+The featurizer turns examples into :class:`BertBatch` (wordpiece ids without special tokens,
+profile sentences kept apart); :class:`SequenceBuilder` assembles the ``[CLS] … [SEP] … [SEP]``
+sequences of a pass, truncates them to ``max_len`` and pads a group of them to its longest
+(dynamic padding). Which sequences a fusion strategy needs is the BERT backbone's business.
 """
 
 from __future__ import annotations
@@ -49,39 +50,61 @@ class BertBatch:
     """B contexts with C candidates each, as wordpiece ids without special tokens.
 
     Attributes:
-        context: B id lists; utterances oldest first, joined by the separator token.
+        context: B id lists; utterances oldest first, joined by ``separator_ids``.
         responses: B lists of C id lists.
-        personas: name -> B id lists (profile sentences in order), for the personas present.
+        personas: name -> B lists of profile sentences (one id list per sentence, in order),
+            for the personas present.
         labels: (B,) index of the true candidate.
+        separator_ids: The separator between utterances, and between a persona and the
+            context when one sequence holds both (CRA).
     """
 
     context: list[list[int]]
     responses: list[list[list[int]]]
-    personas: dict[str, list[list[int]]]
+    personas: dict[str, list[list[list[int]]]]
     labels: torch.Tensor
+    separator_ids: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return self.labels.shape[0]
+
+    def persona_ids(self, name: str, index: int) -> list[int]:
+        """The profile sentences of one context's persona, concatenated."""
+        return [token for profile in self.personas[name][index] for token in profile]
 
 
 class BertFeaturizer:
     """Tokenises each distinct text once (cached) with the checkpoint's own tokenizer.
 
+    The tokenizer is loaded on first use, from ``pretrained`` or, after :meth:`load`, from
+    the copy a training run saved.
+
     Args:
         pretrained: Hugging Face name, local directory, or ``packaged``.
-        utterance_separator: Token between context utterances (and between the persona and the
-            context in CRA's joint pass); by default the tokenizer's ``[SEP]``. The official
-            code uses ``_eos_`` / ``_eop_``.
+        utterance_separator: Token between context utterances, and between the persona and the
+            context in CRA's joint pass; by default the tokenizer's ``[SEP]``. The official
+            code uses ``_eos_`` (and ``_eop_`` after the persona).
     """
 
     def __init__(self, pretrained: str = PACKAGED, utterance_separator: str | None = None):
-        from transformers import AutoTokenizer
-
         self.pretrained = pretrained
-        self.tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(pretrained))
-        separator = utterance_separator or self.tokenizer.sep_token
-        self.separator_ids = self.tokenizer.encode(separator, add_special_tokens=False)
+        self.utterance_separator = utterance_separator
+        self._tokenizer = None
         self._cache: dict[str, list[int]] = {}
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(self.pretrained))
+        return self._tokenizer
+
+    @property
+    def separator_ids(self) -> list[int]:
+        """Wordpiece ids of the utterance separator."""
+        separator = self.utterance_separator or self.tokenizer.sep_token
+        return self.tokenizer.encode(separator, add_special_tokens=False)
 
     def fit(self, train_examples: Sequence[RankingExample]) -> BertFeaturizer:
         """Nothing to learn: the vocabulary is the checkpoint's."""
@@ -89,6 +112,17 @@ class BertFeaturizer:
 
     def save(self, directory: str | Path) -> None:
         self.tokenizer.save_pretrained(Path(directory) / "tokenizer")
+
+    def load(self, directory: str | Path) -> BertFeaturizer:
+        """Use the tokenizer a training run saved into ``directory/tokenizer``."""
+        saved = Path(directory) / "tokenizer"
+        if not saved.is_dir():
+            raise FileNotFoundError(
+                f"{saved}: missing; training saves the tokenizer beside checkpoints/"
+            )
+        self.pretrained, self._tokenizer = str(saved), None
+        self._cache.clear()
+        return self
 
     @property
     def special_ids(self) -> dict[str, int]:
@@ -112,16 +146,18 @@ class BertFeaturizer:
         return joined
 
     def __call__(self, examples: list[RankingExample]) -> BertBatch:
+        separator = self.separator_ids
         personas = {}
         for name in ("self", "partner"):
             profiles = [getattr(e, f"{name}_persona") for e in examples]
             if any(profiles):
-                personas[name] = [self.join(p, ()) for p in profiles]
+                personas[name] = [self.ids(p) for p in profiles]
         return BertBatch(
-            context=[self.join(e.context, self.separator_ids) for e in examples],
+            context=[self.join(e.context, separator) for e in examples],
             responses=[self.ids(e.candidates) for e in examples],
             personas=personas,
             labels=torch.tensor([e.label for e in examples], dtype=torch.long),
+            separator_ids=tuple(separator),
         )
 
 

@@ -1,0 +1,239 @@
+"""BERT cross-encoder ranker with persona fusion by input layout (§4.3).
+
+- ``persona=none``: ``[CLS] context [SEP] response [SEP]`` → pooled [CLS] → linear → score.
+- A strategy with a persona pass (NA, CA, RA): the same pass plus one persona pass per fused
+  persona through the same weights, laid out as the strategy's :class:`BertLayout` says; the
+  pooled [CLS] vectors are concatenated → linear. Passes that do not depend on the candidate
+  run once per context. A ``per_profile`` layout runs its pass once per profile sentence and
+  lets the strategy's own ``forward`` aggregate the pooled profile vectors.
+- A joint layout (CRA): one pass ``[CLS] persona <sep> context [SEP] response [SEP]`` with a
+  learned 3-way subtype embedding added to the token embeddings (``subtype=false`` drops it:
+  Table 5's ablation).
+
+Scores are logits; training applies a sigmoid inside binary cross-entropy, ranking sorts them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from personafuse.backbones.base import BACKBONES, Backbone, NetworkSpec
+from personafuse.config import ConfigError
+from personafuse.features.bert import (
+    TRUNCATION_CHOICES,
+    BertBatch,
+    PaddedSequences,
+    Sequence3,
+    SequenceBuilder,
+    resolve_pretrained,
+)
+from personafuse.fusion import FUSIONS, PersonaFusion
+
+__all__ = ["BertRanker"]
+
+
+@BACKBONES.register("bert")
+class BertRanker(Backbone):
+    """Scores every candidate of every context with a BERT encoder.
+
+    Args:
+        pretrained: Hugging Face name, local directory or ``packaged``; or a ready
+            ``transformers`` BERT model (tests use a tiny random one).
+        special_ids: ``{"cls", "sep", "pad"}`` token ids of the tokenizer.
+        fusion: Registered fusion name; unused without personas.
+        personas: Which personas to fuse, e.g. ``("self",)``; ``()`` for no persona.
+        max_len: Longest sequence in tokens (paper: 320).
+        truncation: ``newest`` (keep the newest context tokens) or ``official``.
+        subtype: The joint layout's learned subtype embedding (persona / context / response).
+        max_sequences: Sequences per encoder call; the sequences of a pass are sorted by
+            length and encoded in chunks of this size, each padded to its own longest. None:
+            16 on CPU, where small chunks stay in cache (docs/benchmarks.md: 1.5× the pairs/s
+            of chunks of 256 on the development machine), 512 on a GPU.
+        dropout: Dropout before the linear scorer (BERT's own is in its config).
+    """
+
+    def __init__(
+        self,
+        pretrained: str | nn.Module,
+        special_ids: dict[str, int],
+        fusion: str = "cra",
+        personas: tuple[str, ...] = (),
+        max_len: int = 320,
+        truncation: str = "newest",
+        subtype: bool = True,
+        max_sequences: int | None = None,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if isinstance(pretrained, str):
+            from transformers import AutoModel
+
+            pretrained = AutoModel.from_pretrained(resolve_pretrained(pretrained))
+        # from_pretrained returns eval mode; Lightning keeps module modes, so BERT's own
+        # dropout would stay off in training.
+        self.encoder = pretrained.train()
+        self.personas = tuple(personas)
+        strategy = FUSIONS.get(fusion) if self.personas else None
+        self.layout = strategy.bert if strategy is not None else None
+        if strategy is not None and not self.serves(strategy):
+            raise ValueError(f"fusion={fusion} has no BERT layout")
+        self.builder = SequenceBuilder(
+            special_ids["cls"], special_ids["sep"], special_ids["pad"], max_len, truncation
+        )
+        hidden = self.encoder.config.hidden_size
+        joint = self.layout is not None and self.layout.joint
+        # Zero-initialised so training starts from the pretrained model's own function; the
+        # three rows then learn what sets persona, context and response apart.
+        self.subtype = nn.Embedding(3, hidden) if joint and subtype else None
+        if self.subtype is not None:
+            nn.init.zeros_(self.subtype.weight)
+        per_profile = self.layout is not None and self.layout.per_profile
+        self.fusions = nn.ModuleDict(
+            {name: strategy(hidden) for name in self.personas} if per_profile else {}
+        )
+        passes = 1 if self.layout is None or joint else 1 + len(self.personas)
+        self.dropout = nn.Dropout(dropout)
+        self.scorer = nn.Linear(passes * hidden, 1)
+        self.max_sequences = max_sequences
+
+    @classmethod
+    def serves(cls, fusion: type[PersonaFusion]) -> bool:
+        layout = fusion.bert
+        return layout is not None and (not layout.per_profile or fusion.attends())
+
+    @classmethod
+    def check_config(cls, model_cfg) -> None:
+        if model_cfg.truncation not in TRUNCATION_CHOICES:
+            raise ConfigError(
+                f"model.truncation={model_cfg.truncation}; valid choices: "
+                f"{', '.join(TRUNCATION_CHOICES)}"
+            )
+
+    @classmethod
+    def build(cls, spec: NetworkSpec) -> BertRanker:
+        model = spec.model
+        return cls(
+            model.pretrained,
+            spec.featurizer.special_ids,
+            spec.fusion,
+            spec.personas,
+            max_len=model.max_len,
+            truncation=model.truncation,
+            subtype=model.subtype,
+            max_sequences=model.max_sequences,
+            dropout=model.dropout,
+        )
+
+    def encode(self, sequences: list[Sequence3]) -> torch.Tensor:
+        """Pooled [CLS] vector of each sequence, in length-sorted chunks.
+
+        Shapes:
+            returns (S, H).
+        """
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]))
+        device = self.scorer.weight.device
+        chunk_size = self.max_sequences or (16 if device.type == "cpu" else 512)
+        pooled = torch.empty(
+            len(sequences), self.encoder.config.hidden_size, device=device, dtype=torch.float32
+        )
+        for start in range(0, len(order), chunk_size):
+            chunk = order[start : start + chunk_size]
+            inputs = self.builder.pad([sequences[i] for i in chunk]).to(device)
+            pooled[torch.as_tensor(chunk, device=device)] = self._pool(inputs).float()
+        return pooled
+
+    def _pool(self, inputs: PaddedSequences) -> torch.Tensor:
+        embeddings = self.encoder.embeddings.word_embeddings(inputs.input_ids)
+        if self.subtype is not None:
+            embeddings = embeddings + self.subtype(inputs.subtype_ids)
+        output = self.encoder(
+            inputs_embeds=embeddings,
+            token_type_ids=inputs.token_type_ids,
+            attention_mask=inputs.attention_mask,
+        )
+        if output.pooler_output is not None:
+            return output.pooler_output
+        return output.last_hidden_state[:, 0]
+
+    def forward(self, batch: BertBatch) -> torch.Tensor:
+        """Shapes: returns (B, C) logits."""
+        num_candidates = len(batch.responses[0])
+        missing = [name for name in self.personas if name not in batch.personas]
+        if missing:
+            raise ValueError(f"the batch has no {missing[0]} persona; check the persona config")
+        build = self.builder.build
+        pairs = [(b, r) for b in range(len(batch)) for r in batch.responses[b]]
+        if self.layout is not None and self.layout.joint:
+            sequences = [
+                build(batch.context[b], response, prefix=self._joint_persona(batch, b))
+                for b, response in pairs
+            ]
+            features = self.encode(sequences)
+        else:
+            main = self.encode([build(batch.context[b], r) for b, r in pairs])
+            vectors = [main]
+            for name in self.personas:
+                if self.layout.per_profile:
+                    vectors.append(self._per_profile_pass(batch, name, main, num_candidates))
+                else:
+                    vectors.append(self._persona_pass(batch, name, pairs, num_candidates))
+            features = torch.cat(vectors, dim=-1)  # (B·C, passes·H)
+        return self.scorer(self.dropout(features)).view(len(batch), num_candidates)
+
+    def _joint_persona(self, batch: BertBatch, index: int) -> list[int]:
+        prefix: list[int] = []
+        for name in self.personas:
+            prefix += [*batch.persona_ids(name, index), *batch.separator_ids]
+        return prefix
+
+    def _segments(self, persona: list[int], context: list[int], response=None) -> Sequence3:
+        """``[CLS] a [SEP] (b [SEP])`` with the layout's segments; the context (if any) is the
+        segment that truncation trims."""
+        segments = self.layout.persona_pass
+        parts = {"persona": persona, "context": context, "response": response}
+        first, *second = (parts[name] for name in segments)
+        trimmed = (
+            ("first", "second")[segments.index("context")] if "context" in segments else "none"
+        )
+        return self.builder.build(first, second[0] if second else None, context=trimmed)
+
+    def _persona_pass(
+        self, batch: BertBatch, name: str, pairs: list[tuple[int, list[int]]], candidates: int
+    ) -> torch.Tensor:
+        """(B·C, H) pooled vectors of one persona's pass."""
+        if self.layout.per_candidate:
+            return self.encode(
+                [self._segments(batch.persona_ids(name, b), batch.context[b], r) for b, r in pairs]
+            )
+        per_context = [
+            self._segments(batch.persona_ids(name, b), batch.context[b]) for b in range(len(batch))
+        ]
+        return self._broadcast(per_context, candidates)
+
+    def _broadcast(self, per_context: list[Sequence3], candidates: int) -> torch.Tensor:
+        """A pass that does not depend on the candidate: once per context, then repeated."""
+        return self.encode(per_context).repeat_interleave(candidates, dim=0)
+
+    def _per_profile_pass(
+        self, batch: BertBatch, name: str, main: torch.Tensor, candidates: int
+    ) -> torch.Tensor:
+        """(B·C, H): one pass per profile sentence, aggregated by the strategy's forward with
+        the first pass's vectors as ĉ and r̄."""
+        profiles = batch.personas[name]
+        counts = [len(p) for p in profiles]
+        sequences = [
+            self._segments(profile, batch.context[b])
+            for b in range(len(batch))
+            for profile in profiles[b]
+        ]
+        vectors = self.encode(sequences) if sequences else main.new_zeros(0, main.shape[-1])
+        slots = max(1, max(counts))
+        mask = (
+            torch.arange(slots, device=main.device)[None, :]
+            < torch.tensor(counts, device=main.device)[:, None]
+        )
+        padded = main.new_zeros(len(batch), slots, main.shape[-1])
+        padded[mask] = vectors
+        main = main.view(len(batch), candidates, -1)
+        return self.fusions[name](main, main, padded, mask).reshape(-1, main.shape[-1])

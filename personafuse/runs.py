@@ -1,0 +1,96 @@
+"""What every run records and prints, shared by ``train`` and ``evaluate``: the run's
+metadata, the timed evaluation of a checkpoint, the device, the metrics table."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from personafuse.network import fused_personas
+from personafuse.predictions import write_predictions
+
+__all__ = ["cpu_name", "evaluate_splits", "plain_config", "print_metrics", "run_metadata"]
+
+METRICS = ("hits@1", "hits@2", "hits@5", "mrr")
+
+
+def run_metadata(cfg) -> dict:
+    """The choices that identify a run's cell in the paper's tables (``report`` reads them)."""
+    as_context = bool(cfg.persona.as_context)
+    return {
+        "model": cfg.model.name,
+        "fusion": cfg.fusion.name if fused_personas(cfg.persona.name, as_context) else None,
+        "subtype": bool(cfg.model.subtype) if "subtype" in cfg.model else None,
+        "persona": cfg.persona.name,
+        "persona_as_context": as_context,
+        "version": cfg.dataset.version,
+        "dataset": cfg.dataset._target_.rsplit(".", 1)[-1],
+        "seed": cfg.seed,
+        "candidate_seed": cfg.datamodule.candidate_seed,
+    }
+
+
+def plain_config(cfg) -> dict:
+    """The resolved config without Hydra's own node, as plain values (for loggers)."""
+    return {
+        key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        for key, value in cfg.items()
+        if key != "hydra"
+    }
+
+
+def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path, stages) -> dict:
+    """Run ``stages`` (``(stage, split)`` pairs: ``("val", "valid")`` validates, any other
+    stage tests) on ``ckpt_path``; write ``predictions_{split}.tsv``; time each pass (Table 6:
+    ``{stage}/contexts_per_s`` and ``pairs_per_s``, with the device named)."""
+    metrics: dict = {}
+    for stage, split in stages:
+        loader = datamodule.eval_dataloader(split)
+        run = trainer.validate if stage == "val" else trainer.test
+        start = time.perf_counter()
+        raw = run(module, dataloaders=loader, ckpt_path=ckpt_path, verbose=False)[0]
+        seconds = time.perf_counter() - start
+        kind = "val" if stage == "val" else "test"
+        metrics |= {k.replace(f"{kind}/", f"{stage}/"): round(float(v), 6) for k, v in raw.items()}
+        scores = module.scores[kind]
+        examples = datamodule.examples[split]
+        if scores and sum(len(s) for s in scores) == len(examples):  # not under limit_*_batches
+            write_predictions(output_dir / f"predictions_{split}.tsv", examples, torch.cat(scores))
+        metrics[f"{stage}/contexts_per_s"] = round(sum(len(s) for s in scores) / seconds, 2)
+        metrics[f"{stage}/pairs_per_s"] = round(sum(s.numel() for s in scores) / seconds, 2)
+    device = trainer.strategy.root_device
+    metrics["device"] = device.type
+    metrics["device_name"] = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    )
+    return metrics
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def print_metrics(metrics: dict, stages) -> None:
+    """One rich table: a row per ``(stage, split)``, hits@1/2/5 and MRR."""
+    from rich.console import Console
+    from rich.table import Table
+
+    fusion = metrics["fusion"] or "-"
+    persona = metrics["persona"] + (" (as context)" if metrics["persona_as_context"] else "")
+    title = f"{metrics['model']} · fusion={fusion} · persona={persona} · {metrics['dataset']}"
+    table = Table(title=title)
+    for column in ("split", "hits@1", "hits@2", "hits@5", "MRR"):
+        table.add_column(column, justify="right")
+    for stage, split in stages:
+        table.add_row(split, *(f"{metrics[f'{stage}/{m}']:.4f}" for m in METRICS))
+    Console().print(table)
