@@ -10,6 +10,7 @@ import torch
 
 from personafuse.data import (
     PersonaChatFiles,
+    PersonaChatFormatError,
     RankingDataModule,
     TextBatch,
     read_personachat,
@@ -88,7 +89,8 @@ def test_unequal_candidate_counts_are_rejected(tmp_path):
     (tmp_path / "valid_both_original.txt").write_text("\n".join(lines) + "\n")
     datamodule = _module(tmp_path)
     with pytest.raises(
-        ValueError, match=rf"valid_both_original.txt:{len(lines)}.*same number of candidates"
+        PersonaChatFormatError,
+        match=rf"valid_both_original.txt, line {len(lines)}: turn has 19 candidates; Persona",
     ):
         datamodule.load_split("valid")
     assert dataclasses.replace(examples[0]).num_candidates == 20

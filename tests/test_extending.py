@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from personafuse.backbones import BACKBONES
 from personafuse.config import compose_config
 from personafuse.train import train
 
@@ -37,7 +38,6 @@ def documented_files(root: Path) -> list[Path]:
 @pytest.fixture
 def extensions(tmp_path, monkeypatch):
     """The page's files in a temporary folder, importable; registries restored afterwards."""
-    from personafuse.backbones import BACKBONES
     from personafuse.fusion import FUSIONS
 
     root = tmp_path / "extensions"
@@ -71,8 +71,9 @@ def _train(tmp_path: Path, root: Path, overrides: list[str]) -> dict:
     return train(cfg)
 
 
-@pytest.mark.parametrize("model", ["hre", "imn", "bert"])
+@pytest.mark.parametrize("model", BACKBONES.names())
 def test_documented_mean_fusion_trains_with_every_backbone(tmp_path, extensions, model, tiny_bert):
+    # Seconds-long settings: BERT's own (a tiny random checkpoint), HRE's for the others.
     overrides = tiny_bert_training(tiny_bert) if model == "bert" else [*TINY_TRAINING]
     metrics = _train(tmp_path, extensions, [*overrides, f"model={model}", "fusion=mean"])
     assert metrics["fusion"] == "mean" and metrics["model"] == model

@@ -1,10 +1,11 @@
 """Slow: HRE and IMN learn on the synthetic corpus (run with `pytest -m slow`, ~60 minutes).
 
-Budget: two epochs (878 steps) of the demo settings (conf/experiment/demo.yaml, with
-``model.utterance_attention``) on the default synthetic corpus, seed 0 — the configurations of
-the learning check in docs/benchmarks.md, which measured every cell asserted here. At this
-budget the context alone is learnt (a reply that picks up a value word of the context), the
-self persona adds to it with every strategy, and HRE-RA also gains from the partner persona.
+Budget: two epochs (878 steps) of the demo settings (conf/experiment/demo.yaml, with the
+``products`` and ``utterance_attention`` matching features) on the default synthetic corpus,
+seed 0 — the configurations of the learning check in docs/benchmarks.md, which measured every
+cell asserted here. At this budget the context alone is learnt (a reply that picks up a value
+word of the context), the self persona adds to it with every strategy, and HRE-RA also gains
+from the partner persona.
 """
 
 from __future__ import annotations

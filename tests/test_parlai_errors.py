@@ -47,7 +47,15 @@ TURN = PERSONA_LINES  # 0-based position of the first turn line
         (b"{n} hello\tx|y\t\tx|y", "several true responses"),
         (b"{n} hello\tb\t1.0\ta|b", "unexpected reward"),
         (b"{n} hello\tb\t\ta||b", "candidate 2 of 3 is empty"),
-        (b"{n} hello\tb\t\ta|b\textra", "at most 4"),
+        (
+            b"{n} hello\tb\t\ta|b\textra",
+            "5 tab-separated fields; turns of a file with candidates have 4",
+        ),
+        (b"{n} hello\tb\t", "is the line cut short?"),  # cut after the response
+        (b"{n} hello\tb\t\t" + b"|".join(b"c%d" % i for i in range(18)) + b"|b", "19 candidates"),
+        (b"{n} hello\tb\t\t" + b"|".join(b"c%d" % i for i in range(20)) + b"|b", "21 candidates"),
+        (b"{n} hel\x00lo\tb\t\ta|b", "control character U+0000 at column"),
+        (b"{n} hello\tb\x1b[0m\t\ta|b", "control character U+001B"),
         (b"twelve hello\tb\t\ta|b", "line index"),
         (b"\xd9\xa1\xd9\xa1 hello\tb\t\ta|b", "line index"),  # Arabic-Indic digits
         (b"{skip} hello\tb\t\ta|b", "does not follow"),

@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from personafuse.data.parlai import read_personachat
+from personafuse.data.parlai import NUM_CANDIDATES, PersonaChatFormatError, read_personachat
 from personafuse.data.persona import select_persona
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import SPLITS, PersonaChatFiles
@@ -153,6 +153,8 @@ class RankingDataModule(L.LightningDataModule):
         train_negatives: None trains on all candidates of a context (HRE/IMN's listwise
             loss); k trains on the true response and k negatives that change every epoch
             (BERT's dynamic negative sampling, k = 1).
+        num_candidates: Candidates every turn of the split files must have (Persona-Chat: 20);
+            a file with another number is refused with its file and line.
     """
 
     def __init__(
@@ -166,8 +168,10 @@ class RankingDataModule(L.LightningDataModule):
         featurizer: Featurizer | None = None,
         persona_as_context: bool = False,
         train_negatives: int | None = None,
+        num_candidates: int = NUM_CANDIDATES,
     ):
         super().__init__()
+        self.num_candidates = num_candidates
         self.train_negatives = train_negatives
         self.dataset = dataset
         self.persona = persona
@@ -190,7 +194,7 @@ class RankingDataModule(L.LightningDataModule):
         """Read, select the persona of, check and shuffle one split (cached)."""
         if split not in self.examples:
             path = self.dataset.split_path(split, self.persona)
-            examples = select_persona(read_personachat(path), self.persona)
+            examples = select_persona(read_personachat(path, self.num_candidates), self.persona)
             if self.persona_as_context:
                 examples = [
                     dataclasses.replace(
@@ -202,13 +206,11 @@ class RankingDataModule(L.LightningDataModule):
                     )
                     for e in examples
                 ]
-            for example in examples:
-                if example.num_candidates != examples[0].num_candidates or not example.candidates:
-                    raise ValueError(
-                        f"{example.source}: every turn needs the same number of candidates "
-                        f"({examples[0].num_candidates} on the first turn, "
-                        f"{example.num_candidates} here); *_no_cands files cannot be ranked"
-                    )
+            # The reader holds every turn of a file with candidates to the same count.
+            if examples and not examples[0].candidates:
+                raise PersonaChatFormatError(
+                    path, 1, "the turns have no candidates; *_no_cands files cannot be ranked"
+                )
             self.examples[split] = shuffle_candidates(examples, self.candidate_seed, split)
         return self.examples[split]
 
@@ -216,11 +218,6 @@ class RankingDataModule(L.LightningDataModule):
         needed = {"fit": ("train", "valid"), "validate": ("valid",), "test": ("test",)}
         for split in needed.get(stage, SPLITS):
             self.load_split(split)
-
-    @property
-    def num_candidates(self) -> int:
-        examples = next(iter(self.examples.values()), None) or self.load_split("valid")
-        return examples[0].num_candidates
 
     def collate(self, examples: list[RankingExample]) -> Any:
         return (self.featurizer or TextBatch.collate)(examples)

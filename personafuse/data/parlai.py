@@ -9,27 +9,38 @@ Line format (ParlAI ``fbdialog``)::
 ``N`` restarts at 1 for each new dialogue. The parse matches ParlAI's own
 (``FbDeprecatedDialogTeacher``): fields are stripped, a literal ``\\n`` becomes a newline,
 candidates are split on ``|``. Unlike ParlAI, anything ParlAI would silently accept but that
-cannot be Persona-Chat (a jumping line index, a persona line after the first turn, a true
-response that is not among the candidates, ...) raises :class:`PersonaChatFormatError` naming
-the file and the line.
+cannot be Persona-Chat raises :class:`PersonaChatFormatError` naming the file and the line: a
+jumping line index, a persona line after the first turn, a true response that is not among the
+candidates, a turn with other than 20 candidates, a control character (NUL, ...), a turn line
+without its four fields in a file whose turns have candidates (a line cut short), ...
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from personafuse.data.schema import RankingExample
 
-__all__ = ["PERSONA_PREFIXES", "PersonaChatFormatError", "iter_personachat", "read_personachat"]
+__all__ = [
+    "NUM_CANDIDATES",
+    "PERSONA_PREFIXES",
+    "PersonaChatFormatError",
+    "iter_personachat",
+    "read_personachat",
+]
 
 SELF_PREFIX = "your persona:"
 PARTNER_PREFIX = "partner's persona:"
 PERSONA_PREFIXES = (SELF_PREFIX, PARTNER_PREFIX)
+NUM_CANDIDATES = 20  # every Persona-Chat turn with candidates has 1 true + 19 negatives
 _GZIP_MAGIC = b"\x1f\x8b"
+# C0/C1 control characters other than tab and the line ending: never in Persona-Chat text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class PersonaChatFormatError(ValueError):
@@ -46,12 +57,16 @@ class PersonaChatFormatError(ValueError):
         super().__init__(f"{self.path}, line {line}: {message}{shown}")
 
 
-def read_personachat(path: str | os.PathLike) -> list[RankingExample]:
+def read_personachat(
+    path: str | os.PathLike, num_candidates: int | None = NUM_CANDIDATES
+) -> list[RankingExample]:
     """Read every turn of a Persona-Chat file.
 
     Args:
         path: A ``{split}_{none,self,other,both}_{original,revised}[_no_cands].txt`` file,
             optionally gzip-compressed (detected from its content, not its name).
+        num_candidates: Candidates every turn with candidates must have (Persona-Chat: 20);
+            None accepts any number.
 
     Returns:
         One :class:`RankingExample` per turn line, in file order.
@@ -60,7 +75,7 @@ def read_personachat(path: str | os.PathLike) -> list[RankingExample]:
         PersonaChatFormatError: On any malformed line, bad UTF-8, a truncated gzip stream
             or an empty file.
     """
-    return list(iter_personachat(path))
+    return list(iter_personachat(path, num_candidates))
 
 
 def _raw_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -73,11 +88,20 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, str]]:
         with opener(path, "rb") as handle:
             for line_number, raw in enumerate(handle, start=1):
                 try:
-                    yield line_number, raw.decode("utf-8")
+                    text = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
                     raise PersonaChatFormatError(
                         path, line_number, f"invalid UTF-8 ({err.reason} at byte {err.start})"
                     ) from None
+                control = _CONTROL.search(text.rstrip("\r\n"))
+                if control:
+                    raise PersonaChatFormatError(
+                        path,
+                        line_number,
+                        f"control character U+{ord(control.group()):04X} at column "
+                        f"{control.start() + 1}",
+                    )
+                yield line_number, text
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise PersonaChatFormatError(
             path, line_number + 1, f"gzip stream is truncated or corrupt ({err})"
@@ -96,10 +120,37 @@ class _Dialogue:
         self.turns = 0
 
 
-def iter_personachat(path: str | os.PathLike) -> Iterator[RankingExample]:
+class _Layout:
+    """How many tab-separated fields every turn of the file has: 2 (utterance, response) in
+    ParlAI's ``*_no_cands`` files, 4 (utterance, response, reward, candidates) in the others.
+    Fixed by the file name, so a line cut inside its response is caught even on line one."""
+
+    def __init__(self, path: Path, num_candidates: int | None):
+        self.num_candidates = num_candidates
+        self.fields = 2 if "_no_cands" in path.name else 4
+
+    def check(self, fields: list[str], fail) -> None:
+        if len(fields) == self.fields:
+            return
+        if self.fields == 2:
+            raise fail(
+                f"turn has {len(fields)} tab-separated fields; turns of a *_no_cands file have 2 "
+                "(utterance, response)"
+            )
+        raise fail(
+            f"turn has {len(fields)} tab-separated fields; turns of a file with candidates have 4 "
+            "(utterance, response, reward, candidates): is the line cut short? (files without "
+            "candidates are named *_no_cands.txt)"
+        )
+
+
+def iter_personachat(
+    path: str | os.PathLike, num_candidates: int | None = NUM_CANDIDATES
+) -> Iterator[RankingExample]:
     """Stream the turns of a Persona-Chat file; see :func:`read_personachat`."""
     path = Path(path)
     dialogue: _Dialogue | None = None
+    layout = _Layout(path, num_candidates)
     last_index = 0
     saw_content = False
     for line_number, raw in _raw_lines(path):
@@ -132,7 +183,8 @@ def iter_personachat(path: str | os.PathLike) -> Iterator[RankingExample]:
         if len(fields) == 1:
             _add_persona_line(dialogue, fields[0], fail)
             continue
-        yield _turn(path, line_number, dialogue, fields, fail)
+        layout.check(fields, fail)
+        yield _turn(path, line_number, dialogue, fields, fail, layout.num_candidates)
     if not saw_content:
         raise PersonaChatFormatError(path, 1, "file is empty")
     if dialogue is not None and dialogue.turns == 0:
@@ -160,9 +212,14 @@ def _add_persona_line(dialogue: _Dialogue, text: str, fail) -> None:
     )
 
 
-def _turn(path: Path, line_number: int, dialogue: _Dialogue, fields: list[str], fail):
-    if len(fields) > 4:
-        raise fail(f"expected at most 4 tab-separated fields, found {len(fields)}")
+def _turn(
+    path: Path,
+    line_number: int,
+    dialogue: _Dialogue,
+    fields: list[str],
+    fail,
+    num_candidates: int | None,
+):
     utterance, response = fields[0], fields[1]
     if not utterance:
         raise fail("empty utterance before the first tab")
@@ -182,6 +239,11 @@ def _turn(path: Path, line_number: int, dialogue: _Dialogue, fields: list[str], 
         matches = [i for i, candidate in enumerate(candidates) if candidate == response]
         if not matches:
             raise fail(f"true response is not among the {len(candidates)} candidates")
+        if num_candidates is not None and len(candidates) != num_candidates:
+            raise fail(
+                f"turn has {len(candidates)} candidates; Persona-Chat turns have "
+                f"{num_candidates} (datamodule.num_candidates)"
+            )
         # The raw files append the true response last; a duplicate of it among the negatives
         # keeps its own index (ties are ranked pessimistically, so this never flatters a model).
         label = matches[-1]
