@@ -5,9 +5,12 @@ Usage::
     python -m personafuse.data.download --dest DIR            # fetch, verify, extract
     python -m personafuse.data.download --dest DIR --archive personachat.tgz   # offline
 
-The archive is streamed to ``DIR/.personachat.tgz.part``, its SHA-256 is checked, and it is
-extracted into a temporary directory that is renamed to ``DIR/personachat`` only when complete,
-so there is never a half-extracted data directory.
+The archive is streamed to ``DIR/.personachat.tgz.part``, its SHA-256 is checked, every member
+is checked to stay inside the target (absolute or ``..`` names and links are refused), and it
+is extracted into a temporary directory. That directory must hold every expected file (the 21
+Persona-Chat files, with the sizes and MD5s that SPEC knows) before it is renamed to
+``DIR/personachat``, so there is never a half-extracted or wrong data directory, and
+``--force`` never replaces a good extraction with a bad one.
 """
 
 from __future__ import annotations
@@ -15,20 +18,51 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import posixpath
 import shutil
 import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["PERSONACHAT_SHA256", "PERSONACHAT_URL", "DownloadError", "download", "extract_verified"]
+__all__ = [
+    "PERSONACHAT_FILES",
+    "PERSONACHAT_SHA256",
+    "PERSONACHAT_URL",
+    "DownloadError",
+    "download",
+    "extract_verified",
+]
 
 PERSONACHAT_URL = "http://parl.ai/downloads/personachat/personachat.tgz"
 PERSONACHAT_SHA256 = "507cf8641d333240654798870ea584d854ab5261071c5e3521c20d8fa41d5622"
 PERSONACHAT_BYTES = 223_221_886
 _CHUNK = 1 << 20
+
+# The files of personachat/ in the archive: name -> (bytes, MD5) where known (SPEC), else None.
+PERSONACHAT_FILES: dict[str, tuple[int, str] | None] = {
+    f"{split}_{persona}.txt": None
+    for split in ("train", "valid", "test")
+    for persona in (
+        "none_original",
+        "self_original",
+        "self_revised",
+        "other_original",
+        "other_revised",
+        "both_original",
+        "both_revised",
+    )
+} | {
+    "train_both_original.txt": (77_583_133, "532166c4e694315666d1daa3269c5d5b"),
+    "train_both_revised.txt": (77_607_499, "98815858fe4f2a2ec96e0d94b544eaaa"),
+    "valid_both_original.txt": (9_399_184, "1b5b19dfe56ad7b7966cb0df9599f260"),
+    "valid_both_revised.txt": (9_410_622, "03dad5ad8cbdfbb58c420906db95510d"),
+    "test_both_original.txt": (8_927_583, "c78028c2235b282316630d8ac2161e56"),
+    "test_both_revised.txt": (8_943_764, "15cd1a4a76dfdc1219efb8cfc6f363f4"),
+}
 
 
 class DownloadError(RuntimeError):
@@ -72,20 +106,72 @@ def fetch(url: str, target: Path, expected_bytes: int | None = None) -> None:
                 progress.advance(task, len(chunk))
 
 
+def _check_members(archive: Path, tar: tarfile.TarFile) -> None:
+    """Refuse members that would land outside the extraction folder, or are not plain files
+    and folders, before anything is written."""
+    for member in tar.getmembers():
+        name = member.name
+        normal = posixpath.normpath(name)
+        if name.startswith(("/", "\\")) or posixpath.isabs(normal) or ":" in name.split("/")[0]:
+            raise DownloadError(f"{archive}: member {name!r} has an absolute path; refused")
+        if normal == ".." or normal.startswith("../"):
+            raise DownloadError(f"{archive}: member {name!r} escapes the folder; refused")
+        if not (member.isfile() or member.isdir()):
+            raise DownloadError(f"{archive}: member {name!r} is a link or device; refused")
+
+
+def _check_files(archive: Path, folder: Path, expected: Mapping[str, tuple[int, str] | None]):
+    """Every expected file is in ``folder``, with its size and MD5 where known."""
+    missing = sorted(name for name in expected if not (folder / name).is_file())
+    if missing:
+        raise DownloadError(
+            f"{archive}: {len(missing)} of {len(expected)} expected files are missing "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); nothing was written"
+        )
+    for name, known in expected.items():
+        if known is None:
+            continue
+        size, md5 = known
+        path = folder / name
+        if path.stat().st_size != size or _md5_of(path) != md5:
+            raise DownloadError(
+                f"{archive}: {name} is not the expected file ({path.stat().st_size} bytes, "
+                f"expected {size} with MD5 {md5}); nothing was written"
+            )
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def extract_verified(
     archive: str | os.PathLike,
     dest: str | os.PathLike,
     sha256: str = PERSONACHAT_SHA256,
     force: bool = False,
+    expected: Mapping[str, tuple[int, str] | None] | None = None,
 ) -> Path:
     """Verify ``archive`` and extract its ``personachat/`` folder atomically into ``dest``.
+
+    Args:
+        archive: The ``personachat.tgz``.
+        dest: Where ``personachat/`` goes.
+        sha256: The archive's expected SHA-256.
+        force: Replace an existing ``dest/personachat`` (only with a verified extraction).
+        expected: Files that ``personachat/`` must hold: name -> (bytes, MD5), or None to
+            check presence only; by default :data:`PERSONACHAT_FILES`.
 
     Returns:
         The ``dest/personachat`` directory.
 
     Raises:
         DownloadError: On a checksum mismatch, a corrupt or unsafe archive, an archive without
-            a ``personachat/`` folder, or an existing target without ``force``.
+            a ``personachat/`` folder or without an expected file, or an existing target
+            without ``force``. Nothing in ``dest`` is changed then.
     """
     archive, dest = Path(archive), Path(dest)
     target = dest / "personachat"
@@ -99,13 +185,15 @@ def extract_verified(
     try:
         try:
             with tarfile.open(archive, "r:*") as tar:
-                # The "data" filter refuses absolute paths, '..' and links out of the tree.
+                _check_members(archive, tar)
+                # The "data" filter is a second guard (it would strip a leading "/").
                 tar.extractall(staging, filter="data")
         except (tarfile.TarError, EOFError, OSError) as err:
             raise DownloadError(f"{archive}: cannot extract ({err}); nothing was written") from None
         extracted = staging / "personachat"
         if not extracted.is_dir():
             raise DownloadError(f"{archive}: no personachat/ folder inside; nothing was written")
+        _check_files(archive, extracted, PERSONACHAT_FILES if expected is None else expected)
         if target.exists():
             old = dest / f".personachat-old-{os.getpid()}"
             os.replace(target, old)
@@ -123,8 +211,10 @@ def download(
     url: str = PERSONACHAT_URL,
     sha256: str = PERSONACHAT_SHA256,
     force: bool = False,
+    expected: Mapping[str, tuple[int, str] | None] | None = None,
 ) -> Path:
-    """Download, verify and extract Persona-Chat into ``dest/personachat``."""
+    """Download, verify and extract Persona-Chat into ``dest/personachat`` (see
+    :func:`extract_verified` for ``expected``)."""
     dest = Path(dest)
     if (dest / "personachat").exists() and not force:
         raise DownloadError(f"{dest / 'personachat'} already exists; pass --force to replace it")
@@ -136,7 +226,7 @@ def download(
         partial.unlink(missing_ok=True)
         raise DownloadError(f"cannot download {url}: {err}.\n{_manual_steps(dest, url)}") from None
     try:
-        return extract_verified(partial, dest, sha256, force)
+        return extract_verified(partial, dest, sha256, force, expected)
     finally:
         partial.unlink(missing_ok=True)
 
