@@ -52,6 +52,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     import lightning as L
     from hydra.utils import instantiate
 
+    from personafuse.checkpoints import load_verified
     from personafuse.config import compose_config
     from personafuse.lit import RankingModule
     from personafuse.network import restore_network
@@ -62,22 +63,23 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
         raise EvaluationError(f"ckpt_path={ckpt_path}: no such file")
     if split not in SPLITS:
         raise EvaluationError(f"split={split}; valid choices: {', '.join(SPLITS)}")
+    checkpoint = load_verified(ckpt_path)
     run_dir = ckpt_path.resolve().parent.parent
     cfg = compose_config(overrides=[*training_overrides(run_dir), *overrides])
     out = Path(out) if out else run_dir / "evaluate" / split
     out.mkdir(parents=True, exist_ok=True)
 
     try:
-        featurizer, network = restore_network(cfg, run_dir, ckpt_path)
-    except (FileNotFoundError, ValueError) as err:
-        raise EvaluationError(f"{ckpt_path}: cannot restore its network: {err}") from None
+        featurizer, network = restore_network(cfg, run_dir, checkpoint)
+        module = RankingModule(network=network, optimizer=None, **checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"])
+    except (FileNotFoundError, RuntimeError, ValueError) as err:
+        reason = str(err).split("\n")[0]
+        raise EvaluationError(f"{ckpt_path}: cannot restore its network: {reason}") from None
     datamodule = instantiate(cfg.datamodule)
     datamodule.featurizer = featurizer
     datamodule.prepare_data()
     examples = datamodule.load_split(split)
-    module = RankingModule.load_from_checkpoint(
-        ckpt_path, network=network, optimizer=None, map_location="cpu"
-    )
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=1,
@@ -112,13 +114,14 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def main(argv: list[str] | None = None) -> None:
     from hydra.errors import HydraException
 
+    from personafuse.checkpoints import CheckpointError
     from personafuse.runs import print_metrics
     from personafuse.train import USER_ERRORS
 
     try:
         own, overrides = parse_arguments(sys.argv[1:] if argv is None else argv)
         metrics = evaluate(own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"))
-    except (EvaluationError, HydraException, *USER_ERRORS) as err:
+    except (EvaluationError, CheckpointError, HydraException, *USER_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     print_metrics(metrics, [(metrics["split"], metrics["split"])])

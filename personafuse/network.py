@@ -74,14 +74,17 @@ def build_network(
     return BACKBONES.get(cfg.model.name).build(spec)
 
 
-def restore_network(cfg, run_dir: Path, ckpt_path: Path):
+def restore_network(cfg, run_dir: Path, checkpoint: dict):
     """The featurizer a training run saved in ``run_dir`` and an untrained network shaped
-    for ``ckpt_path``'s weights (which the caller loads). Returns ``(featurizer, network)``."""
-    import torch
+    for the weights of ``checkpoint`` (loaded and verified by
+    :func:`personafuse.checkpoints.load_verified`; the caller loads the weights).
+
+    Returns:
+        ``(featurizer, network)``.
+    """
     from hydra.utils import instantiate
 
     check_network_config(cfg)
     featurizer = instantiate(cfg.model.featurizer).load(run_dir)
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     state = {key.removeprefix("network."): value for key, value in checkpoint["state_dict"].items()}
     return featurizer, build_network(cfg, featurizer, state_dict=state)

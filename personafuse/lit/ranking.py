@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
+from personafuse.checkpoints import stamp
 from personafuse.metrics import ranks
 
 __all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
@@ -88,6 +89,9 @@ class RankingModule(L.LightningModule):
 
     def forward(self, batch) -> torch.Tensor:
         return self.network(batch)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        stamp(checkpoint)  # a digest of the weights, verified when the checkpoint is loaded
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch)
