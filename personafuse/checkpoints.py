@@ -1,16 +1,35 @@
-"""Checkpoints that check themselves: a digest of the weights is stored at save time and
-verified at load time, so a corrupted, truncated, empty or foreign ``.ckpt`` gives one clear
-line naming the file instead of silently different metrics or a deep traceback."""
+"""Checkpoints that check themselves and survive a kill.
+
+- A digest of the weights is stored at save time and verified at load time, so a corrupted,
+  truncated, empty or foreign ``.ckpt`` gives one clear line naming the file instead of
+  silently different metrics or a deep traceback.
+- :class:`AtomicCheckpointIO` writes a checkpoint to a temporary file and renames it, so a
+  kill during a save leaves the previous checkpoint whole.
+- :class:`LastCheckpoint` keeps ``last.ckpt`` every N training steps and at every
+  validation: what ``ckpt_path=last`` resumes from.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback
 
-__all__ = ["CheckpointError", "load_verified", "stamp", "weights_digest"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "CheckpointError",
+    "LastCheckpoint",
+    "load_verified",
+    "restore_rng",
+    "stamp",
+    "weights_digest",
+]
 
 KEY = "personafuse"
 
@@ -33,14 +52,78 @@ def weights_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
 
 
 def stamp(checkpoint: dict) -> None:
-    """Record the digest of ``checkpoint["state_dict"]`` (called by the LightningModule's
-    ``on_save_checkpoint``)."""
+    """Record the digest of ``checkpoint["state_dict"]`` and the random number generators'
+    states (dropout masks of the next step), called by the LightningModule's
+    ``on_save_checkpoint``."""
     from personafuse import __version__
 
     checkpoint[KEY] = {
         "version": __version__,
         "weights_sha256": weights_digest(checkpoint["state_dict"]),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+        },
     }
+
+
+def restore_rng(checkpoint: dict) -> None:
+    """Put the random number generators back where :func:`stamp` found them."""
+    states = checkpoint.get(KEY, {}).get("rng")
+    if not states:
+        return
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic: write ``PATH.tmp``, flush it to disk, then
+    rename it over ``PATH``."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+
+class LastCheckpoint(Callback):
+    """Writes ``DIRPATH/last.ckpt`` every ``every_n_train_steps`` optimiser steps, after every
+    validation and at the end of training, through the trainer (so every state is in it:
+    weights, optimiser, LR schedule, loops, data position, callbacks, RNG).
+
+    Args:
+        dirpath: The run's checkpoint directory.
+        every_n_train_steps: Steps between saves; 0 saves only at validation and the end.
+    """
+
+    def __init__(self, dirpath: str | os.PathLike, every_n_train_steps: int = 50):
+        self.path = Path(dirpath) / "last.ckpt"
+        self.every_n_train_steps = every_n_train_steps
+
+    def _save(self, trainer) -> None:
+        if not trainer.sanity_checking and not trainer.fast_dev_run:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if self.every_n_train_steps and step and step % self.every_n_train_steps == 0:
+            self._save(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "fit":
+            self._save(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._save(trainer)
 
 
 def load_verified(path: str | Path) -> dict:

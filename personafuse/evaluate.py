@@ -57,6 +57,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     from personafuse.lit import RankingModule
     from personafuse.network import restore_network
     from personafuse.runs import evaluate_splits, run_metadata
+    from personafuse.validation import validate_config
 
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
@@ -66,6 +67,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     checkpoint = load_verified(ckpt_path)
     run_dir = ckpt_path.resolve().parent.parent
     cfg = compose_config(overrides=[*training_overrides(run_dir), *overrides])
+    validate_config(cfg)
     out = Path(out) if out else run_dir / "evaluate" / split
     out.mkdir(parents=True, exist_ok=True)
 

@@ -13,7 +13,14 @@ from omegaconf import OmegaConf
 from personafuse.network import fused_personas
 from personafuse.predictions import write_predictions
 
-__all__ = ["cpu_name", "evaluate_splits", "plain_config", "print_metrics", "run_metadata"]
+__all__ = [
+    "cpu_name",
+    "evaluate_splits",
+    "plain_config",
+    "print_metrics",
+    "resume_checkpoint",
+    "run_metadata",
+]
 
 METRICS = ("hits@1", "hits@2", "hits@5", "mrr")
 
@@ -32,6 +39,36 @@ def run_metadata(cfg) -> dict:
         "seed": cfg.seed,
         "candidate_seed": cfg.datamodule.candidate_seed,
     }
+
+
+def resume_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint to resume from, verified: ``last`` is ``RUN/checkpoints/last.ckpt``.
+
+    Without ``ckpt_path``, a directory that already holds a run (finished or killed) is
+    refused rather than silently restarted.
+
+    Raises:
+        ConfigError: Nothing to resume, or a run already in ``output_dir``.
+        CheckpointError: The checkpoint is not usable.
+    """
+    from personafuse.checkpoints import load_verified
+    from personafuse.config import ConfigError
+
+    checkpoints = output_dir / "checkpoints"
+    if ckpt_path is None:
+        previous = sorted(checkpoints.glob("*.ckpt")) if checkpoints.is_dir() else []
+        if previous or (output_dir / "metrics.json").exists():
+            held = previous[-1].name if previous else "metrics.json"
+            raise ConfigError(
+                f"{output_dir} already holds a run ({held}); resume it with the same overrides "
+                f"and ckpt_path=last, or choose a new directory (hydra.run.dir=...)"
+            )
+        return None
+    path = checkpoints / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: {path} does not exist; nothing to resume")
+    load_verified(path)
+    return str(path)
 
 
 def plain_config(cfg) -> dict:

@@ -17,17 +17,26 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from personafuse.checkpoints import CheckpointError
 from personafuse.cli import check_command_line
 from personafuse.config import CONFIG_DIR, ConfigError
 from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
 from personafuse.network import build_network, check_network_config
 from personafuse.registry import PluginError
-from personafuse.runs import evaluate_splits, plain_config, print_metrics, run_metadata
+from personafuse.runs import (
+    evaluate_splits,
+    plain_config,
+    print_metrics,
+    resume_checkpoint,
+    run_metadata,
+)
+from personafuse.validation import validate_config
 
 __all__ = ["STAGES", "USER_ERRORS", "build_training", "main", "train"]
 
 log = logging.getLogger(__name__)
 USER_ERRORS = (
+    CheckpointError,
     ConfigError,
     DatasetNotFoundError,
     PersonaChatFormatError,
@@ -44,7 +53,8 @@ def build_training(cfg: DictConfig):
     Returns:
         ``(datamodule, module)``; ``datamodule.featurizer`` is the fitted featurizer.
     """
-    check_network_config(cfg)  # before any data is read
+    validate_config(cfg)  # settings and names, before any data is read
+    check_network_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
@@ -59,6 +69,7 @@ def train(cfg: DictConfig) -> dict:
     """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    resume = resume_checkpoint(cfg.get("ckpt_path"), output_dir)
     datamodule, module = build_training(cfg)
     datamodule.featurizer.save(output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
@@ -68,7 +79,7 @@ def train(cfg: DictConfig) -> dict:
     )
     for logger in loggers:
         logger.log_hyperparams(plain_config(cfg))
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
 
     # None under fast_dev_run, or with callbacks=null
     best = getattr(trainer.checkpoint_callback, "best_model_path", None) or None

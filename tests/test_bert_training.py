@@ -105,7 +105,7 @@ def _train(tmp_path: Path, tiny_bert: Path, overrides: list[str]) -> dict:
 @pytest.mark.parametrize(
     "overrides",
     [
-        ["fusion=cra", "persona=self", "+trainer.limit_train_batches=4"],
+        ["fusion=cra", "persona=self", "trainer.limit_train_batches=4"],
         ["fusion=cra", "persona=self", "model.subtype=false", "trainer.fast_dev_run=true"],
         ["fusion=na", "persona=partner", "trainer.fast_dev_run=true"],
         ["fusion=ca", "persona=both", "trainer.fast_dev_run=true"],
@@ -147,7 +147,7 @@ def test_bert_config_matches_the_paper():
 def test_evaluate_rebuilds_a_bert_checkpoint(tmp_path, tiny_bert):
     from personafuse.evaluate import evaluate
 
-    overrides = ["fusion=ra", "persona=self", "+trainer.limit_train_batches=2"]
+    overrides = ["fusion=ra", "persona=self", "trainer.limit_train_batches=2"]
     trained = _train(tmp_path, tiny_bert, overrides)
     # No Hydra record in this in-process run: the training overrides are passed again.
     evaluated = evaluate(

@@ -23,7 +23,7 @@ def trained_run(tmp_path_factory) -> Path:
     args = [
         *TINY_TRAINING,
         "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=2",
+        "trainer.limit_train_batches=2",
         f"paths.cache_dir={root}/cache",
         f"hydra.run.dir={root}/run",
     ]

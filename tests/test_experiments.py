@@ -162,7 +162,7 @@ def test_sweep_then_evaluate_then_report(tmp_path):
             "fusion=ra",
             "seed=0,1",
             *TINY_TRAINING,
-            "+trainer.limit_train_batches=2",
+            "trainer.limit_train_batches=2",
             f"paths.cache_dir={tmp_path}/cache",
             f"hydra.sweep.dir={sweep}",
         ],

@@ -113,7 +113,7 @@ def test_documented_command_line_runs_and_evaluates(tmp_path, extensions):
         "model=bow",
         "fusion=mean",
         "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=2",
+        "trainer.limit_train_batches=2",
         f"plugins=[{PLUGIN}]",
         f"hydra.searchpath=[file://{extensions}/my_conf]",
         f"paths.cache_dir={tmp_path}/cache",

@@ -41,7 +41,7 @@ def _train(tmp_path: Path, overrides: list[str], tiny: bool = True) -> dict:
             "model=hre",
             "fusion=na",
             "persona=self",
-            "+trainer.limit_train_batches=3",
+            "trainer.limit_train_batches=3",
             "trainer.max_epochs=1",
         ],
         ["model=imn", "fusion=cra", "persona=both", "trainer.fast_dev_run=true"],

@@ -9,10 +9,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from personafuse.data.parlai import NUM_CANDIDATES, PersonaChatFormatError, read_personachat
 from personafuse.data.persona import select_persona
+from personafuse.data.sampling import EpochShuffleSampler, ResumableLoader
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import SPLITS, PersonaChatFiles
 
@@ -36,33 +37,9 @@ class ExampleDataset(Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, index: int) -> RankingExample:
-        return self.examples[index]
-
-
-class EpochShuffleSampler(Sampler):
-    """Seeded shuffle that hands ``(index, epoch)`` to the dataset.
-
-    Lightning calls :meth:`set_epoch` before every training epoch, so a dataset can vary what
-    it returns per epoch (dynamic negatives) while staying reproducible from the seed, also
-    with worker processes.
-    """
-
-    def __init__(self, size: int, seed: int = 0):
-        self.size = size
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        for index in torch.randperm(self.size, generator=generator).tolist():
-            yield index, self.epoch
+    def __getitem__(self, key: int | tuple[int, int]) -> RankingExample:
+        # Training samplers hand (index, epoch); the same example in every epoch.
+        return self.examples[key[0] if isinstance(key, tuple) else key]
 
 
 class NegativeSamplingDataset(Dataset):
@@ -222,10 +199,15 @@ class RankingDataModule(L.LightningDataModule):
     def collate(self, examples: list[RankingExample]) -> Any:
         return (self.featurizer or TextBatch.collate)(examples)
 
-    def _loader(self, dataset: Dataset, batch_size: int, **sampling) -> DataLoader:
-        return DataLoader(
+    def _loader(
+        self, dataset: Dataset, batch_size: int, loader: type[DataLoader] = DataLoader, **sampling
+    ) -> DataLoader:
+        return loader(
             dataset,
             batch_size=batch_size,
+            # Its own generator: iterating a loader never draws from the global RNG, so a
+            # resumed run's dropout masks are those of the uninterrupted run.
+            generator=torch.Generator().manual_seed(self.candidate_seed),
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -238,12 +220,16 @@ class RankingDataModule(L.LightningDataModule):
         return self._loader(ExampleDataset(self.load_split(split)), self.eval_batch_size)
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled by (seed, epoch) only, and resumable mid-epoch (see :mod:`.sampling`)."""
         examples = self.load_split("train")
         if self.train_negatives is None:
-            return self._loader(ExampleDataset(examples), self.train_batch_size, shuffle=True)
+            dataset = ExampleDataset(examples)
+        else:
+            dataset = NegativeSamplingDataset(examples, self.train_negatives, self.candidate_seed)
         return self._loader(
-            NegativeSamplingDataset(examples, self.train_negatives, self.candidate_seed),
+            dataset,
             self.train_batch_size,
+            ResumableLoader,
             sampler=EpochShuffleSampler(len(examples), self.candidate_seed),
         )
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from personafuse.config import ConfigError
 from personafuse.data.sources import SPLITS, PersonaChatFiles
 
 __all__ = [
@@ -222,7 +223,10 @@ def generate_corpus(
             split_dialogues = [_dialogue(rng) for _ in range(sizes[split])]
             pool = [(i, r) for i, d in enumerate(split_dialogues) for (_, r, _) in d.turns]
             if len({text for _, text in pool}) < NUM_CANDIDATES * 2:
-                raise ValueError(f"{split}: {sizes[split]} dialogues are too few for 20 candidates")
+                raise ConfigError(
+                    f"dataset.dialogues.{split}={sizes[split]}: too few dialogues for "
+                    f"{NUM_CANDIDATES} distinct candidates per turn; use at least 10"
+                )
             candidates = [
                 [_candidates(rng, pool, i, r) for (_, r, _) in d.turns]
                 for i, d in enumerate(split_dialogues)

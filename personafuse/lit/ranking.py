@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
-from personafuse.checkpoints import stamp
+from personafuse.checkpoints import restore_rng, stamp
 from personafuse.metrics import ranks
 
 __all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
@@ -91,7 +91,10 @@ class RankingModule(L.LightningModule):
         return self.network(batch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        stamp(checkpoint)  # a digest of the weights, verified when the checkpoint is loaded
+        stamp(checkpoint)  # a digest of the weights (verified when loaded) and the RNG states
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        restore_rng(checkpoint)  # a resumed run draws the dropout masks the killed one would
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch)

@@ -1,0 +1,68 @@
+"""Training order that is a function of (seed, epoch) only, and a loader that can resume in
+the middle of an epoch: together they make a killed run continue with the very batch it would
+have trained on next."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+__all__ = ["EpochShuffleSampler", "ResumableLoader"]
+
+
+class EpochShuffleSampler(Sampler):
+    """Seeded shuffle that hands ``(index, epoch)`` to the dataset.
+
+    Lightning calls :meth:`set_epoch` before every training epoch, so a dataset can vary what
+    it returns per epoch (dynamic negatives) while staying reproducible from the seed, also
+    with worker processes. ``start`` skips the first positions of the epoch's order once (a
+    resumed epoch).
+    """
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+        self.start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        start, self.start = self.start, 0
+        for index in order[start:]:
+            yield index, self.epoch
+
+
+class ResumableLoader(DataLoader):
+    """A training DataLoader over an :class:`EpochShuffleSampler` whose state is how many
+    batches of the current epoch it has handed out.
+
+    Lightning saves a loader's ``state_dict`` in every checkpoint and calls
+    ``load_state_dict`` before iterating again when a run resumes; the loader then skips the
+    batches the killed run had already trained on. (Lightning does not prefetch from loaders
+    with a length, so the count is exactly the batches trained on.)
+    """
+
+    def __init__(self, *args, sampler: EpochShuffleSampler, **kwargs):
+        super().__init__(*args, sampler=sampler, **kwargs)
+        self.served = 0
+        self._resume_at = 0
+
+    def __iter__(self):
+        self.served, self._resume_at = self._resume_at, 0
+        self.sampler.start = self.served * self.batch_size
+        for batch in super().__iter__():
+            self.served += 1
+            yield batch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.sampler.epoch, "batches": self.served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_at = int(state["batches"])

@@ -1,0 +1,159 @@
+"""Every numeric setting checked when the config is composed, before any data is read.
+
+A bad value fails with one line that names the key, the value and what is allowed, e.g.
+``model.optimizer.lr=-0.001: must be a number > 0``. Keys a config does not have (BERT has no
+``model.featurizer.max_utterances``) are skipped; plugin backbones may add their own checks in
+``Backbone.check_config``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from omegaconf import OmegaConf
+
+from personafuse.config import ConfigError
+
+__all__ = ["RULES", "Rule", "validate_config"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a value must be: an ``int`` or a ``float`` (ints are floats too) within bounds,
+    optionally None."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+
+    def describe(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '≥'} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.high_open else '≤'} {self.high:g}")
+        text = f"{what} {' and '.join(bounds)}".strip()
+        return f"{text}, or null" if self.optional else text
+
+    def accepts(self, value) -> bool:
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+
+POSITIVE = Rule(int, 1)
+NON_NEGATIVE = Rule(int, 0)
+FRACTION = Rule(float, 0, 1, high_open=True)
+
+RULES: dict[str, Rule] = {
+    "seed": NON_NEGATIVE,
+    "model.train_batch_size": POSITIVE,
+    "model.eval_batch_size": POSITIVE,
+    "model.train_negatives": Rule(int, 1, optional=True),
+    "model.max_epochs": POSITIVE,
+    "model.dropout": FRACTION,
+    "model.mlp_hidden": POSITIVE,
+    "model.max_len": Rule(int, 8),  # [CLS] and two [SEP] leave room for a few tokens
+    "model.max_sequences": Rule(int, 1, optional=True),
+    "model.featurizer.max_utterances": POSITIVE,
+    "model.featurizer.max_utterance_words": POSITIVE,
+    "model.featurizer.max_profiles": POSITIVE,
+    "model.featurizer.max_profile_words": POSITIVE,
+    "model.featurizer.max_response_words": POSITIVE,
+    "model.featurizer.max_word_chars": POSITIVE,
+    "model.featurizer.min_word_freq": POSITIVE,
+    "model.embeddings.word2vec_dim": NON_NEGATIVE,
+    "model.embeddings.word2vec_epochs": POSITIVE,
+    "model.backbone.hidden_size": POSITIVE,
+    "model.backbone.char_filters": POSITIVE,
+    "model.optimizer.lr": Rule(float, 0, low_open=True),
+    "model.optimizer.weight_decay": Rule(float, 0),
+    "model.scheduler.step_size": POSITIVE,
+    "model.scheduler.gamma": Rule(float, 0, 1, low_open=True),
+    "model.scheduler.warmup_fraction": FRACTION,
+    "dataset.dialogues.train": POSITIVE,
+    "dataset.dialogues.valid": POSITIVE,
+    "dataset.dialogues.test": POSITIVE,
+    "datamodule.num_workers": NON_NEGATIVE,
+    "datamodule.num_candidates": Rule(int, 2),
+    "trainer.max_epochs": Rule(int, -1),
+    "trainer.max_steps": Rule(int, -1),
+    "trainer.log_every_n_steps": POSITIVE,
+    "callbacks.last_checkpoint.every_n_train_steps": NON_NEGATIVE,
+    "trainer.accumulate_grad_batches": POSITIVE,
+    "trainer.check_val_every_n_epoch": Rule(int, 1, optional=True),
+    "trainer.gradient_clip_val": Rule(float, 0, optional=True),
+}
+# Lightning's limit_*_batches and val_check_interval: a fraction of the batches, or a count.
+BATCH_AMOUNTS = (
+    "trainer.limit_train_batches",
+    "trainer.limit_val_batches",
+    "trainer.limit_test_batches",
+    "trainer.val_check_interval",
+)
+
+
+def _batch_amount(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value >= 1 if isinstance(value, int) else 0.0 <= value <= 1.0
+
+
+def _select(cfg, key: str):
+    """(present, value) of a dotted key; interpolations resolved."""
+    missing = object()
+    value = OmegaConf.select(cfg, key, default=missing, throw_on_missing=False)
+    return value is not missing, value
+
+
+def _fail(key: str, value, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}={value}: must be {allowed}")
+
+
+def validate_config(cfg, extra: dict[str, Rule] | None = None) -> None:
+    """Raise :class:`ConfigError` for the first setting out of its range, the monitored metric
+    if the module does not log it, or list-valued settings with bad entries."""
+    for key, rule in {**RULES, **(extra or {})}.items():
+        present, value = _select(cfg, key)
+        if present and not rule.accepts(value):
+            raise _fail(key, value, rule.describe())
+    for key in BATCH_AMOUNTS:
+        present, value = _select(cfg, key)
+        if present and not _batch_amount(value):
+            raise _fail(key, value, "an integer ≥ 1 (batches) or a number in [0, 1] (fraction)")
+    _check_list(cfg, "model.backbone.char_windows", POSITIVE)
+    _check_list(cfg, "module.hits_k", POSITIVE)
+    present, hits_k = _select(cfg, "module.hits_k")
+    logged = [f"val/hits@{k}" for k in (hits_k or ())] + ["val/mrr"]
+    present, monitor = _select(cfg, "monitor")
+    if present and monitor not in logged:
+        raise ConfigError(
+            f"monitor={monitor}: not a validation metric the module logs; valid choices: "
+            f"{', '.join(logged)}"
+        )
+
+
+def _check_list(cfg, key: str, rule: Rule) -> None:
+    present, values = _select(cfg, key)
+    if not present:
+        return
+    if not OmegaConf.is_list(values) and not isinstance(values, (list, tuple)):
+        raise _fail(key, values, f"a list of {rule.describe()}")
+    for value in values:
+        if not rule.accepts(value):
+            raise _fail(key, list(values), f"a list of {rule.describe()}")
