@@ -82,18 +82,26 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     datamodule.featurizer = featurizer
     datamodule.prepare_data()
     examples = datamodule.load_split(split)
+    settings = cfg.trainer  # the training run's devices, or trainer=... / trainer.devices=...
     trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.get("strategy", "auto"),
+        num_nodes=settings.get("num_nodes", 1),
+        precision=settings.precision,
+        deterministic=settings.deterministic,
+        use_distributed_sampler=False,  # the datamodule shards without duplicates
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=cfg.trainer.enable_progress_bar,
+        enable_progress_bar=settings.enable_progress_bar,
         enable_model_summary=False,
     )
+    datamodule.trainer = trainer
     metrics = evaluate_splits(trainer, module, datamodule, None, out, [(split, split)])
     metrics |= {"split": split, "checkpoint": str(ckpt_path)} | run_metadata(cfg)
     metrics |= {"contexts": len(examples), "overrides": [*training_overrides(run_dir), *overrides]}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if trainer.is_global_zero:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -116,17 +124,18 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def main(argv: list[str] | None = None) -> None:
     from hydra.errors import HydraException
 
-    from personafuse.checkpoints import CheckpointError
-    from personafuse.runs import print_metrics
-    from personafuse.train import USER_ERRORS
+    from personafuse.runs import USER_ERRORS, print_metrics
 
     try:
         own, overrides = parse_arguments(sys.argv[1:] if argv is None else argv)
         metrics = evaluate(own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"))
-    except (EvaluationError, CheckpointError, HydraException, *USER_ERRORS) as err:
+    except (EvaluationError, HydraException, *USER_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
-    print_metrics(metrics, [(metrics["split"], metrics["split"])])
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:
+        print_metrics(metrics, [(metrics["split"], metrics["split"])])
 
 
 if __name__ == "__main__":

@@ -10,12 +10,19 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from personafuse.checkpoints import CheckpointError
+from personafuse.config import ConfigError
+from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
+from personafuse.data.sampling import interleave_shards
 from personafuse.network import fused_personas
 from personafuse.predictions import write_predictions
+from personafuse.registry import PluginError
 
 __all__ = [
+    "USER_ERRORS",
     "cpu_name",
     "evaluate_splits",
+    "gathered_scores",
     "plain_config",
     "print_metrics",
     "resume_checkpoint",
@@ -23,6 +30,15 @@ __all__ = [
 ]
 
 METRICS = ("hits@1", "hits@2", "hits@5", "mrr")
+# Bad input is the user's to fix: the entry points print these in one line, no traceback.
+USER_ERRORS = (
+    CheckpointError,
+    ConfigError,
+    DatasetNotFoundError,
+    PersonaChatFormatError,
+    PersonaSelectionError,
+    PluginError,
+)
 
 
 def run_metadata(cfg) -> dict:
@@ -52,7 +68,6 @@ def resume_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
         CheckpointError: The checkpoint is not usable.
     """
     from personafuse.checkpoints import load_verified
-    from personafuse.config import ConfigError
 
     checkpoints = output_dir / "checkpoints"
     if ckpt_path is None:
@@ -80,25 +95,40 @@ def plain_config(cfg) -> dict:
     }
 
 
+def gathered_scores(trainer, local: list[torch.Tensor]) -> torch.Tensor:
+    """The (N, C) scores of a pass in dataset order: this process's, or, across processes,
+    every process's shard (:class:`~personafuse.data.sampling.ShardSampler`) put back in
+    order, each context once. Every process must call it."""
+    scores = torch.cat(local) if local else torch.empty(0, 0)
+    if trainer.world_size == 1:
+        return scores
+    import torch.distributed as dist
+
+    shards: list = [None] * trainer.world_size
+    dist.all_gather_object(shards, scores.cpu())
+    return interleave_shards(shards)
+
+
 def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path, stages) -> dict:
     """Run ``stages`` (``(stage, split)`` pairs: ``("val", "valid")`` validates, any other
-    stage tests) on ``ckpt_path``; write ``predictions_{split}.tsv``; time each pass (Table 6:
-    ``{stage}/contexts_per_s`` and ``pairs_per_s``, with the device named)."""
+    stage tests) on ``ckpt_path``; write ``predictions_{split}.tsv`` (once, from the first
+    process); time each pass (Table 6: ``{stage}/contexts_per_s`` and ``pairs_per_s`` of all
+    processes together, with the device named)."""
     metrics: dict = {}
     for stage, split in stages:
         loader = datamodule.eval_dataloader(split)
         run = trainer.validate if stage == "val" else trainer.test
         start = time.perf_counter()
         raw = run(module, dataloaders=loader, ckpt_path=ckpt_path, verbose=False)[0]
-        seconds = time.perf_counter() - start
         kind = "val" if stage == "val" else "test"
+        scores = gathered_scores(trainer, module.scores[kind])
+        seconds = time.perf_counter() - start
         metrics |= {k.replace(f"{kind}/", f"{stage}/"): round(float(v), 6) for k, v in raw.items()}
-        scores = module.scores[kind]
         examples = datamodule.examples[split]
-        if scores and sum(len(s) for s in scores) == len(examples):  # not under limit_*_batches
-            write_predictions(output_dir / f"predictions_{split}.tsv", examples, torch.cat(scores))
-        metrics[f"{stage}/contexts_per_s"] = round(sum(len(s) for s in scores) / seconds, 2)
-        metrics[f"{stage}/pairs_per_s"] = round(sum(s.numel() for s in scores) / seconds, 2)
+        if trainer.is_global_zero and len(scores) == len(examples):  # not under limit_*_batches
+            write_predictions(output_dir / f"predictions_{split}.tsv", examples, scores)
+        metrics[f"{stage}/contexts_per_s"] = round(len(scores) / seconds, 2)
+        metrics[f"{stage}/pairs_per_s"] = round(scores.numel() / seconds, 2)
     device = trainer.strategy.root_device
     metrics["device"] = device.type
     metrics["device_name"] = (

@@ -15,15 +15,14 @@ from pathlib import Path
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from personafuse.checkpoints import CheckpointError
 from personafuse.cli import check_command_line
-from personafuse.config import CONFIG_DIR, ConfigError
-from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
+from personafuse.config import CONFIG_DIR
 from personafuse.network import build_network, check_network_config
-from personafuse.registry import PluginError
 from personafuse.runs import (
+    USER_ERRORS,
     evaluate_splits,
     plain_config,
     print_metrics,
@@ -32,17 +31,9 @@ from personafuse.runs import (
 )
 from personafuse.validation import validate_config
 
-__all__ = ["STAGES", "USER_ERRORS", "build_training", "main", "train"]
+__all__ = ["STAGES", "build_training", "main", "train"]
 
 log = logging.getLogger(__name__)
-USER_ERRORS = (
-    CheckpointError,
-    ConfigError,
-    DatasetNotFoundError,
-    PersonaChatFormatError,
-    PersonaSelectionError,
-    PluginError,
-)
 STAGES = (("val", "valid"), ("test", "test"))
 
 
@@ -71,12 +62,13 @@ def train(cfg: DictConfig) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     resume = resume_checkpoint(cfg.get("ckpt_path"), output_dir)
     datamodule, module = build_training(cfg)
-    datamodule.featurizer.save(output_dir)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer = instantiate(
         cfg.trainer, default_root_dir=output_dir, callbacks=callbacks, logger=loggers or False
     )
+    if trainer.is_global_zero:
+        datamodule.featurizer.save(output_dir)
     for logger in loggers:
         logger.log_hyperparams(plain_config(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
@@ -90,7 +82,8 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -103,7 +96,8 @@ def _run(cfg: DictConfig) -> None:
         # Bad input is the user's to fix: say what and where, without a traceback.
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
-    print_metrics(metrics, STAGES)
+    if rank_zero_only.rank == 0:
+        print_metrics(metrics, STAGES)
     log.info("metrics written to %s", Path(cfg.paths.output_dir) / "metrics.json")
 
 

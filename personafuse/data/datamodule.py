@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from personafuse.data.parlai import NUM_CANDIDATES, PersonaChatFormatError, read_personachat
 from personafuse.data.persona import select_persona
-from personafuse.data.sampling import EpochShuffleSampler, ResumableLoader
+from personafuse.data.sampling import EpochShuffleSampler, ResumableLoader, ShardSampler
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import SPLITS, PersonaChatFiles
 
@@ -215,9 +215,18 @@ class RankingDataModule(L.LightningDataModule):
             **sampling,
         )
 
+    def _replicas(self) -> tuple[int, int]:
+        """(processes, this process's rank) of the trainer the module is attached to."""
+        trainer = getattr(self, "trainer", None)
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
     def eval_dataloader(self, split: str) -> DataLoader:
-        """Any split in file order, batched for evaluation (also used by ``evaluate``)."""
-        return self._loader(ExampleDataset(self.load_split(split)), self.eval_batch_size)
+        """Any split in file order, batched for evaluation (also used by ``evaluate``); across
+        processes, each scores its own shard of the contexts, none twice."""
+        examples = self.load_split(split)
+        processes, rank = self._replicas()
+        sampler = ShardSampler(len(examples), processes, rank) if processes > 1 else None
+        return self._loader(ExampleDataset(examples), self.eval_batch_size, sampler=sampler)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled by (seed, epoch) only, and resumable mid-epoch (see :mod:`.sampling`)."""
@@ -226,11 +235,12 @@ class RankingDataModule(L.LightningDataModule):
             dataset = ExampleDataset(examples)
         else:
             dataset = NegativeSamplingDataset(examples, self.train_negatives, self.candidate_seed)
+        processes, rank = self._replicas()
         return self._loader(
             dataset,
             self.train_batch_size,
             ResumableLoader,
-            sampler=EpochShuffleSampler(len(examples), self.candidate_seed),
+            sampler=EpochShuffleSampler(len(examples), self.candidate_seed, processes, rank),
         )
 
     def val_dataloader(self) -> DataLoader:

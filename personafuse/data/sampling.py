@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-__all__ = ["EpochShuffleSampler", "ResumableLoader"]
+__all__ = ["EpochShuffleSampler", "ResumableLoader", "ShardSampler", "interleave_shards"]
 
 
 class EpochShuffleSampler(Sampler):
@@ -17,11 +17,20 @@ class EpochShuffleSampler(Sampler):
     it returns per epoch (dynamic negatives) while staying reproducible from the seed, also
     with worker processes. ``start`` skips the first positions of the epoch's order once (a
     resumed epoch).
+
+    Across ``num_replicas`` processes, process ``rank`` takes every ``num_replicas``-th
+    position of the same order, starting at ``rank``: with a per-process batch of b, the
+    processes' i-th batches together are exactly the i-th batch of size ``num_replicas``·b of
+    one process. The order is cut to a multiple of ``num_replicas`` so that every process runs
+    the same number of steps (at most ``num_replicas`` − 1 contexts sit out an epoch; the
+    order changes every epoch).
     """
 
-    def __init__(self, size: int, seed: int = 0):
+    def __init__(self, size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0):
         self.size = size
         self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
         self.start = 0
 
@@ -29,14 +38,45 @@ class EpochShuffleSampler(Sampler):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size
+        return self.size // self.num_replicas
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.size, generator=generator).tolist()
+        order = order[: len(self) * self.num_replicas][self.rank :: self.num_replicas]
         start, self.start = self.start, 0
         for index in order[start:]:
             yield index, self.epoch
+
+
+class ShardSampler(Sampler):
+    """Evaluation across processes without padding: process ``rank`` takes the indices
+    ``rank, rank + num_replicas, …`` in order, so every context is scored exactly once (shards
+    differ in size by at most one). :func:`interleave_shards` puts the results back in order.
+    """
+
+    def __init__(self, size: int, num_replicas: int, rank: int):
+        self.indices = list(range(rank, size, num_replicas))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+
+def interleave_shards(shards: list[torch.Tensor]) -> torch.Tensor:
+    """Rows of the :class:`ShardSampler` shards of every rank (``shards[r]`` from rank r),
+    back in dataset order.
+
+    Shapes:
+        shards: R tensors (N_r, ...) -> (sum N_r, ...).
+    """
+    total = sum(len(shard) for shard in shards)
+    out = shards[0].new_empty((total, *shards[0].shape[1:]))
+    for rank, shard in enumerate(shards):
+        out[rank :: len(shards)] = shard
+    return out
 
 
 class ResumableLoader(DataLoader):
