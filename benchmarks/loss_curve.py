@@ -57,6 +57,7 @@ def loss_curve(overrides: list[str], steps: int, window: int, seed: int) -> dict
     return {
         "loss": [round(sum(w) / len(w), 3) for w in windows],
         "s_per_step": round(seconds / steps, 3),
+        "last_loss": losses[-1],  # exact, to compare runs bit for bit
     }
 
 

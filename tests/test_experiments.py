@@ -195,6 +195,7 @@ def test_sweep_then_evaluate_then_report(tmp_path):
         (["split=test"], "ckpt_path=PATH is required"),
         (["ckpt_path=/nonexistent/best.ckpt"], "no such file"),
         (["ckpt_path"], "arguments are key=value"),
+        (["ckpt_path=x.ckpt", "trainer=ddpp"], "trainer=ddpp: no such choice; valid choices: "),
     ],
 )
 def test_evaluate_cli_errors_are_one_line(tmp_path, arguments, message):
