@@ -202,13 +202,10 @@ class BertRanker(Backbone):
         self, batch: BertBatch, name: str, pairs: list[tuple[int, list[int]]], candidates: int
     ) -> torch.Tensor:
         """(B·C, H) pooled vectors of one persona's pass."""
+        personas = [batch.persona_ids(name, b) for b in range(len(batch))]
         if self.layout.per_candidate:
-            return self.encode(
-                [self._segments(batch.persona_ids(name, b), batch.context[b], r) for b, r in pairs]
-            )
-        per_context = [
-            self._segments(batch.persona_ids(name, b), batch.context[b]) for b in range(len(batch))
-        ]
+            return self.encode([self._segments(personas[b], batch.context[b], r) for b, r in pairs])
+        per_context = [self._segments(p, c) for p, c in zip(personas, batch.context, strict=True)]
         return self._broadcast(per_context, candidates)
 
     def _broadcast(self, per_context: list[Sequence3], candidates: int) -> torch.Tensor:
