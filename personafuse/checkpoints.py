@@ -27,6 +27,7 @@ __all__ = [
     "LastCheckpoint",
     "load_verified",
     "restore_rng",
+    "rng_state",
     "stamp",
     "weights_digest",
 ]
@@ -51,28 +52,33 @@ def weights_digest(state_dict: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def stamp(checkpoint: dict) -> None:
-    """Record the digest of ``checkpoint["state_dict"]`` and the random number generators'
-    states (dropout masks of the next step), called by the LightningModule's
-    ``on_save_checkpoint``."""
+def rng_state() -> dict:
+    """This process's random number generators (the dropout masks of the next step)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+    }
+
+
+def stamp(checkpoint: dict, rng_states: list[dict]) -> None:
+    """Record the digest of ``checkpoint["state_dict"]`` and every process's random number
+    generators (one entry per rank), called by the LightningModule's ``on_save_checkpoint``."""
     from personafuse import __version__
 
     checkpoint[KEY] = {
         "version": __version__,
         "weights_sha256": weights_digest(checkpoint["state_dict"]),
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-        },
+        "rng": rng_states,
     }
 
 
-def restore_rng(checkpoint: dict) -> None:
-    """Put the random number generators back where :func:`stamp` found them."""
-    states = checkpoint.get(KEY, {}).get("rng")
-    if not states:
+def restore_rng(checkpoint: dict, rank: int = 0) -> None:
+    """Put this process's random number generators back where :func:`stamp` found them."""
+    saved = checkpoint.get(KEY, {}).get("rng")
+    if not saved or rank >= len(saved):
         return
+    states = saved[rank]
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -93,6 +99,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:  # the rename itself survives a power cut
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 class LastCheckpoint(Callback):
@@ -108,6 +119,7 @@ class LastCheckpoint(Callback):
     def __init__(self, dirpath: str | os.PathLike, every_n_train_steps: int = 50):
         self.path = Path(dirpath) / "last.ckpt"
         self.every_n_train_steps = every_n_train_steps
+        self._saved_step = -1
 
     def _save(self, trainer) -> None:
         if not trainer.sanity_checking and not trainer.fast_dev_run:
@@ -115,7 +127,10 @@ class LastCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if self.every_n_train_steps and step and step % self.every_n_train_steps == 0:
+        # Right after the optimiser step (global_step counts steps, not accumulated batches).
+        every = self.every_n_train_steps
+        if every and step and step % every == 0 and step != self._saved_step:
+            self._saved_step = step
             self._save(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:

@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from personafuse.checkpoints import load_verified
 from personafuse.cli import check_command_line
 from personafuse.config import CONFIG_DIR
 from personafuse.network import build_network, check_network_config
@@ -75,6 +76,8 @@ def train(cfg: DictConfig) -> dict:
 
     # None under fast_dev_run, or with callbacks=null
     best = getattr(trainer.checkpoint_callback, "best_model_path", None) or None
+    if best:
+        load_verified(best)
     metrics = evaluate_splits(trainer, module, datamodule, best, output_dir, STAGES)
     metrics |= run_metadata(cfg) | {
         "monitor": cfg.monitor,

@@ -94,3 +94,53 @@ def test_unequal_candidate_counts_are_rejected(tmp_path):
     ):
         datamodule.load_split("valid")
     assert dataclasses.replace(examples[0]).num_candidates == 20
+
+
+def test_a_resumable_loader_skips_only_inside_the_epoch_it_was_saved_in():
+    from personafuse.data.sampling import EpochShuffleSampler, ResumableLoader
+
+    class Indices(torch.utils.data.Dataset):  # what the sampler asks for: (index, epoch)
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, key):
+            return key[0]
+
+    def loader():
+        sampler = EpochShuffleSampler(10, seed=3)
+        return ResumableLoader(Indices(), batch_size=2, sampler=sampler, collate_fn=list)
+
+    full = loader()
+    full.sampler.set_epoch(1)
+    epoch_1 = list(full)
+    saved = None
+    running = loader()
+    running.sampler.set_epoch(1)
+    for i, _ in enumerate(running):
+        if i == 1:
+            saved = running.state_dict()  # after two batches of epoch 1
+            break
+    assert saved == {"epoch": 1, "batches": 2}
+    resumed = loader()
+    resumed.load_state_dict(saved)
+    resumed.sampler.set_epoch(1)
+    assert list(resumed) == epoch_1[2:]
+    assert list(resumed) == epoch_1  # the skip happens once
+    at_epoch_end = loader()
+    at_epoch_end.load_state_dict({"epoch": 1, "batches": 5})
+    at_epoch_end.sampler.set_epoch(2)  # saved at the end of epoch 1: epoch 2 starts whole
+    assert len(list(at_epoch_end)) == 5
+
+
+def test_shards_cover_every_context_once_and_interleave_back():
+    from personafuse.data.sampling import EpochShuffleSampler, ShardSampler, interleave_shards
+
+    for size, processes in ((7, 2), (7, 3), (2, 3), (12, 4)):
+        shards = [list(ShardSampler(size, processes, rank)) for rank in range(processes)]
+        assert sorted(i for shard in shards for i in shard) == list(range(size))
+        rows = [torch.tensor([[float(i)] for i in shard]).reshape(-1, 1) for shard in shards]
+        assert interleave_shards(rows).flatten().tolist() == [float(i) for i in range(size)]
+    one = [i for i, _ in EpochShuffleSampler(9, seed=1)]
+    two = [[i for i, _ in EpochShuffleSampler(9, seed=1, num_replicas=2, rank=r)] for r in (0, 1)]
+    assert len(two[0]) == len(two[1]) == 4  # cut to a multiple of the processes
+    assert [x for pair in zip(*two, strict=True) for x in pair] == one[:8]

@@ -56,10 +56,10 @@ def _step_of(path: Path) -> int:
         return -1
 
 
-def _kill_when(root: Path, run: str, min_step: int) -> int:
+def _kill_when(root: Path, run: str, min_step: int, *extra: str) -> int:
     """Start a training, SIGKILL it once last.ckpt holds a step >= ``min_step``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "personafuse.train", *_args(root, run)],
+        [sys.executable, "-m", "personafuse.train", *_args(root, run, *extra)],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -83,14 +83,19 @@ def _steps_per_epoch(baseline: Path) -> int:
     return metrics["steps"] // 2
 
 
-@pytest.mark.parametrize("where", ["mid-epoch", "next-epoch"])
+@pytest.mark.parametrize("where", ["mid-epoch", "next-epoch", "epoch-end"])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(baseline, where):
+    """Killed after a save within epoch 0, within epoch 1, or right after the checkpoint of
+    epoch 0's end (saving only at validations): the resumed run ends as the baseline."""
     per_epoch = _steps_per_epoch(baseline)
-    target = 5 if where == "mid-epoch" else per_epoch + 5
+    target = {"mid-epoch": 5, "next-epoch": per_epoch + 5, "epoch-end": per_epoch}[where]
+    extra = ["callbacks.last_checkpoint.every_n_train_steps=0"] if where == "epoch-end" else []
     run = f"killed-{where}"
-    step = _kill_when(baseline, run, target)
+    step = _kill_when(baseline, run, target, *extra)
     assert (step < per_epoch) == (where == "mid-epoch")
-    result = run_train_cli(_args(baseline, run, "ckpt_path=last"), baseline)
+    if where == "epoch-end":
+        assert step == per_epoch
+    result = run_train_cli(_args(baseline, run, "ckpt_path=last", *extra), baseline)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _comparable(baseline / run) == _comparable(baseline / "baseline")
     for split in ("valid", "test"):
@@ -119,3 +124,21 @@ def test_a_directory_holding_a_run_is_not_restarted_silently(baseline):
     assert "Traceback" not in result.stderr
     missing = run_train_cli(_args(baseline, "nothing-here", "ckpt_path=last"), baseline)
     assert missing.returncode == 1 and "nothing to resume" in missing.stderr
+
+
+def test_an_interrupted_checkpoint_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    from personafuse.checkpoints import AtomicCheckpointIO
+
+    path = tmp_path / "last.ckpt"
+    writer = AtomicCheckpointIO()
+    writer.save_checkpoint({"step": 1}, path)
+
+    def killed_midway(obj, handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(torch, "save", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        writer.save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}

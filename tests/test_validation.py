@@ -30,6 +30,10 @@ CASES = [
     (["monitor=val/bogus"], "monitor=val/bogus: not a validation metric the module logs; valid"),
     (["trainer.limit_val_batches=-2"], "trainer.limit_val_batches=-2: must be an integer ≥ 1"),
     (["model.backbone.char_windows=[3,0]"], "model.backbone.char_windows=[3, 0]: must be a list"),
+    (
+        ["model=imn", "model.backbone.fusion_response=last"],
+        "model.backbone.fusion_response=last; valid choices: sentence, matched",
+    ),
 ]
 
 

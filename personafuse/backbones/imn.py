@@ -11,6 +11,7 @@ from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
 from personafuse.backbones.layers import BiLSTM, max_last_pool
 from personafuse.backbones.ranker import Encoded
 from personafuse.backbones.vector import VectorBackbone
+from personafuse.config import ConfigError
 from personafuse.features.rnn import RnnBatch
 
 __all__ = ["FUSION_RESPONSES", "IMN", "EnhancedProjection", "Enhancement"]
@@ -81,6 +82,21 @@ class IMN(VectorBackbone):
     """
 
     provides = frozenset({"utterances"})
+
+    @classmethod
+    def check_config(cls, model_cfg) -> None:
+        super().check_config(model_cfg)
+        choice = model_cfg.backbone.get("fusion_response", "sentence")
+        if choice not in FUSION_RESPONSES:
+            raise ConfigError(
+                f"model.backbone.fusion_response={choice}; valid choices: "
+                f"{', '.join(FUSION_RESPONSES)}"
+            )
+        projection = model_cfg.backbone.get("enhancement_projection", False)
+        if not isinstance(projection, bool):
+            raise ConfigError(
+                f"model.backbone.enhancement_projection={projection}; valid choices: true, false"
+            )
 
     def __init__(
         self,

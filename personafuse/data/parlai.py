@@ -39,8 +39,9 @@ PARTNER_PREFIX = "partner's persona:"
 PERSONA_PREFIXES = (SELF_PREFIX, PARTNER_PREFIX)
 NUM_CANDIDATES = 20  # every Persona-Chat turn with candidates has 1 true + 19 negatives
 _GZIP_MAGIC = b"\x1f\x8b"
-# C0/C1 control characters other than tab and the line ending: never in Persona-Chat text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 control characters other than tab and the line ending, and DEL: never in Persona-Chat
+# text. (C1 characters U+0080–U+009F are left alone: mis-encoded text may hold them.)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class PersonaChatFormatError(ValueError):

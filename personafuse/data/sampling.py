@@ -73,9 +73,11 @@ def interleave_shards(shards: list[torch.Tensor]) -> torch.Tensor:
         shards: R tensors (N_r, ...) -> (sum N_r, ...).
     """
     total = sum(len(shard) for shard in shards)
-    out = shards[0].new_empty((total, *shards[0].shape[1:]))
+    shape = next((shard.shape[1:] for shard in shards if len(shard)), shards[0].shape[1:])
+    out = shards[0].new_empty((total, *shape))
     for rank, shard in enumerate(shards):
-        out[rank :: len(shards)] = shard
+        if len(shard):  # a process with no context of its own (fewer contexts than processes)
+            out[rank :: len(shards)] = shard
     return out
 
 
@@ -92,10 +94,13 @@ class ResumableLoader(DataLoader):
     def __init__(self, *args, sampler: EpochShuffleSampler, **kwargs):
         super().__init__(*args, sampler=sampler, **kwargs)
         self.served = 0
-        self._resume_at = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already trained on)
 
     def __iter__(self):
-        self.served, self._resume_at = self._resume_at, 0
+        resume, self._resume = self._resume, None
+        # Skip only inside the epoch the checkpoint was saved in: a checkpoint saved at the end
+        # of an epoch resumes the next epoch from its first batch.
+        self.served = resume[1] if resume and resume[0] == self.sampler.epoch else 0
         self.sampler.start = self.served * self.batch_size
         for batch in super().__iter__():
             self.served += 1
@@ -105,4 +110,4 @@ class ResumableLoader(DataLoader):
         return {"epoch": self.sampler.epoch, "batches": self.served}
 
     def load_state_dict(self, state: dict) -> None:
-        self._resume_at = int(state["batches"])
+        self._resume = (int(state["epoch"]), int(state["batches"]))

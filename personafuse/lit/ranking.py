@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
-from personafuse.checkpoints import restore_rng, stamp
+from personafuse.checkpoints import restore_rng, rng_state, stamp
 from personafuse.metrics import ranks
 
 __all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
@@ -91,10 +91,16 @@ class RankingModule(L.LightningModule):
         return self.network(batch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        stamp(checkpoint)  # a digest of the weights (verified when loaded) and the RNG states
+        # A digest of the weights (verified when loaded) and every process's RNG states.
+        states = [rng_state()]
+        if self.trainer.world_size > 1:  # every process saves (rank 0 writes): gather them
+            states = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(states, rng_state())
+        stamp(checkpoint, states)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        restore_rng(checkpoint)  # a resumed run draws the dropout masks the killed one would
+        # A resumed run draws the dropout masks the killed one would have drawn.
+        restore_rng(checkpoint, self.trainer.global_rank if self._trainer is not None else 0)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch)
