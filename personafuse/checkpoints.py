@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Checkpoint
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -106,10 +106,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.close(directory)
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """Writes ``DIRPATH/last.ckpt`` every ``every_n_train_steps`` optimiser steps, after every
-    validation and at the end of training, through the trainer (so every state is in it:
-    weights, optimiser, LR schedule, loops, data position, callbacks, RNG).
+    validation, at the end of every epoch and at the end of training, through the trainer (so
+    every state is in it: weights, optimiser, LR schedule, loops, data position, callbacks,
+    RNG).
+
+    A ``Checkpoint`` subclass, so Lightning runs it after the other checkpoint callbacks: at an
+    epoch's end it saves after ``best.ckpt`` has taken that epoch's validation into account
+    (a checkpoint saved between the two would resume without it).
 
     Args:
         dirpath: The run's checkpoint directory.
@@ -134,8 +139,13 @@ class LastCheckpoint(Callback):
             self._save(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.state.fn == "fit":
+        # A validation at an epoch's last batch is saved with the epoch's end, below.
+        epoch_end = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if trainer.state.fn == "fit" and not epoch_end:
             self._save(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._save(trainer)
