@@ -57,7 +57,7 @@ def extensions(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-def _train(tmp_path: Path, root: Path, overrides: list[str]) -> dict:
+def _train(tmp_path: Path, root: Path, overrides: list[str], run: str = "run") -> dict:
     cfg = compose_config(
         overrides=[
             f"paths.cache_dir={tmp_path}/cache",
@@ -67,7 +67,7 @@ def _train(tmp_path: Path, root: Path, overrides: list[str]) -> dict:
             *overrides,
         ]
     )
-    cfg.paths.output_dir = str(tmp_path / "run")
+    cfg.paths.output_dir = str(tmp_path / run)
     return train(cfg)
 
 
@@ -102,6 +102,7 @@ def test_documented_backbone_trains_with_a_paper_and_the_new_fusion(tmp_path, ex
             tmp_path,
             extensions,
             [*TINY_TRAINING, "model=bow", f"fusion={fusion}", "persona=both"],
+            run=f"run-{fusion}",
         )
         assert metrics["model"] == "bow" and metrics["fusion"] == fusion
 
