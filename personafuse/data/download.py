@@ -28,6 +28,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from personafuse.data.sources import SPLITS, VARIANTS
+
 __all__ = [
     "PERSONACHAT_FILES",
     "PERSONACHAT_SHA256",
@@ -44,17 +46,7 @@ _CHUNK = 1 << 20
 
 # The files of personachat/ in the archive: name -> (bytes, MD5) where known (SPEC), else None.
 PERSONACHAT_FILES: dict[str, tuple[int, str] | None] = {
-    f"{split}_{persona}.txt": None
-    for split in ("train", "valid", "test")
-    for persona in (
-        "none_original",
-        "self_original",
-        "self_revised",
-        "other_original",
-        "other_revised",
-        "both_original",
-        "both_revised",
-    )
+    f"{split}_{variant}.txt": None for split in SPLITS for variant in VARIANTS
 } | {
     "train_both_original.txt": (77_583_133, "532166c4e694315666d1daa3269c5d5b"),
     "train_both_revised.txt": (77_607_499, "98815858fe4f2a2ec96e0d94b544eaaa"),

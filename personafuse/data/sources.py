@@ -7,9 +7,19 @@ from pathlib import Path
 
 from personafuse.data.persona import PERSONA_CHOICES, VARIANT_OF_PERSONA
 
-__all__ = ["SPLITS", "VERSIONS", "DatasetNotFoundError", "PersonaChatFiles"]
+__all__ = ["SPLITS", "VARIANTS", "VERSIONS", "DatasetNotFoundError", "PersonaChatFiles"]
 
 SPLITS = ("train", "valid", "test")
+# The persona variants of ParlAI's personachat/ folder: {split}_{variant}.txt, 21 files.
+VARIANTS = (
+    "none_original",
+    "self_original",
+    "self_revised",
+    "other_original",
+    "other_revised",
+    "both_original",
+    "both_revised",
+)
 VERSIONS = ("original", "revised")
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from personafuse.config import ConfigError
-from personafuse.data.sources import SPLITS, PersonaChatFiles
+from personafuse.data.sources import SPLITS, VARIANTS, PersonaChatFiles
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -49,15 +49,6 @@ GENERATOR_VERSION = 1
 NUM_CANDIDATES = 20
 # Probability of each responder turn kind (see the module docstring).
 REPLY_KINDS = {"self": 0.45, "topic": 0.25, "partner": 0.15, "generic": 0.15}
-VARIANTS = (
-    "none_original",
-    "self_original",
-    "self_revised",
-    "other_original",
-    "other_revised",
-    "both_original",
-    "both_revised",
-)
 DEFAULT_DIALOGUES = {"train": 1000, "valid": 100, "test": 100}
 
 
