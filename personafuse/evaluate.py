@@ -124,11 +124,16 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def main(argv: list[str] | None = None) -> None:
     from hydra.errors import HydraException
 
+    argv = sys.argv[1:] if argv is None else argv
+    if any(argument in ("-h", "--help") for argument in argv):
+        print(__doc__.strip())
+        return
+
     from personafuse.cli import unknown_choice
     from personafuse.runs import USER_ERRORS, print_metrics
 
     try:
-        own, overrides = parse_arguments(sys.argv[1:] if argv is None else argv)
+        own, overrides = parse_arguments(argv)
         if message := unknown_choice(overrides):
             raise EvaluationError(message)
         metrics = evaluate(own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"))

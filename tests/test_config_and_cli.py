@@ -131,3 +131,16 @@ def test_configs_ship_in_the_wheel(tmp_path):
         [f"paths.cache_dir={tmp_path}/cache", f"hydra.run.dir={tmp_path}/run", *TINY], tmp_path, env
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("module", ["data.synthetic", "data.stats", "data.download", "evaluate"])
+def test_module_commands_give_help_without_warnings(module):
+    result = subprocess.run(
+        [sys.executable, "-m", f"personafuse.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage" in result.stdout.lower() or "ckpt_path=PATH" in result.stdout
+    assert "RuntimeWarning" not in result.stderr

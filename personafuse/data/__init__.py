@@ -6,7 +6,6 @@ from personafuse.data.parlai import PersonaChatFormatError, iter_personachat, re
 from personafuse.data.persona import PERSONA_CHOICES, PersonaSelectionError, select_persona
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import DatasetNotFoundError, PersonaChatFiles
-from personafuse.data.synthetic import SyntheticPersonaChat, generate_corpus
 
 __all__ = [
     "PERSONA_CHOICES",
@@ -32,4 +31,10 @@ def __getattr__(name: str):
         from personafuse.data import datamodule
 
         return getattr(datamodule, name)
+    # Imported on use, so that `python -m personafuse.data.synthetic` does not find the module
+    # already imported by its package (runpy's RuntimeWarning).
+    if name in ("SyntheticPersonaChat", "generate_corpus"):
+        from personafuse.data import synthetic
+
+        return getattr(synthetic, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
