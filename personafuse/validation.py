@@ -125,10 +125,10 @@ def _fail(key: str, value, allowed: str) -> ConfigError:
     return ConfigError(f"{key}={value}: must be {allowed}")
 
 
-def validate_config(cfg, extra: dict[str, Rule] | None = None) -> None:
+def validate_config(cfg) -> None:
     """Raise :class:`ConfigError` for the first setting out of its range, the monitored metric
     if the module does not log it, or list-valued settings with bad entries."""
-    for key, rule in {**RULES, **(extra or {})}.items():
+    for key, rule in RULES.items():
         present, value = _select(cfg, key)
         if present and not rule.accepts(value):
             raise _fail(key, value, rule.describe())
