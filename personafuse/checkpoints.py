@@ -7,6 +7,8 @@
   kill during a save leaves the previous checkpoint whole.
 - :class:`LastCheckpoint` keeps ``last.ckpt`` every N training steps and at every
   validation: what ``ckpt_path=last`` resumes from.
+- :class:`ValidateAtEnd` validates at the step where ``max_steps`` stops a run, so a smoke run
+  of a few steps also leaves ``best.ckpt`` and its validation scores.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint
 
 __all__ = [
     "AtomicCheckpointIO",
     "CheckpointError",
     "LastCheckpoint",
+    "ValidateAtEnd",
     "load_verified",
     "restore_rng",
     "rng_state",
@@ -149,6 +152,20 @@ class LastCheckpoint(Checkpoint):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._save(trainer)
+
+
+class ValidateAtEnd(Callback):
+    """Validation at the optimiser step that reaches ``trainer.max_steps``.
+
+    Lightning validates at an epoch's end or every ``val_check_interval`` batches; a run that
+    ``max_steps`` stops in between ends without a validation, so ``ModelCheckpoint`` never
+    writes ``best.ckpt``. Asking the trainer to stop at that step makes Lightning run the
+    validation first (as it does for early stopping), and the checkpoints follow from it.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step and trainer.enable_validation:
+            trainer.should_stop = True
 
 
 def load_verified(path: str | Path) -> dict:

@@ -124,9 +124,12 @@ def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path, st
         scores = gathered_scores(trainer, module.scores[kind])
         seconds = time.perf_counter() - start
         metrics |= {k.replace(f"{kind}/", f"{stage}/"): round(float(v), 6) for k, v in raw.items()}
-        examples = datamodule.examples[split]
-        if trainer.is_global_zero and len(scores) == len(examples):  # not under limit_*_batches
+        # Under limit_*_batches the pass scores the split's first contexts (the loaders keep
+        # the file's order); their predictions are written and their number recorded.
+        examples = datamodule.examples[split][: len(scores)]
+        if trainer.is_global_zero:
             write_predictions(output_dir / f"predictions_{split}.tsv", examples, scores)
+        metrics[f"{stage}/contexts"] = len(scores)
         metrics[f"{stage}/contexts_per_s"] = round(len(scores) / seconds, 2)
         metrics[f"{stage}/pairs_per_s"] = round(scores.numel() / seconds, 2)
     device = trainer.strategy.root_device

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from personafuse.checkpoints import load_verified
 from personafuse.cli import check_command_line
 from personafuse.config import CONFIG_DIR
+from personafuse.console import ProgressBar, describe_run, quiet_console
 from personafuse.network import build_network, check_network_config
 from personafuse.runs import (
     USER_ERRORS,
@@ -64,6 +65,8 @@ def train(cfg: DictConfig) -> dict:
     resume = resume_checkpoint(cfg.get("ckpt_path"), output_dir)
     datamodule, module = build_training(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(ProgressBar())
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer = instantiate(
         cfg.trainer, default_root_dir=output_dir, callbacks=callbacks, logger=loggers or False
@@ -74,14 +77,17 @@ def train(cfg: DictConfig) -> dict:
         logger.log_hyperparams(plain_config(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
 
-    # None under fast_dev_run, or with callbacks=null
+    # None under fast_dev_run, with callbacks=none, or when no validation ran (then the
+    # final weights are evaluated: last.ckpt holds them)
     best = getattr(trainer.checkpoint_callback, "best_model_path", None) or None
     if best:
         load_verified(best)
+    last = output_dir / "checkpoints" / "last.ckpt"
     metrics = evaluate_splits(trainer, module, datamodule, best, output_dir, STAGES)
     metrics |= run_metadata(cfg) | {
         "monitor": cfg.monitor,
         "best_checkpoint": best,
+        "checkpoint": best or (str(last) if last.is_file() else None),
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
@@ -92,7 +98,10 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _run(cfg: DictConfig) -> None:
+    quiet_console(cfg.get("verbose", False))
     log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
+    if rank_zero_only.rank == 0:
+        print(describe_run(cfg, cfg.paths.output_dir), flush=True)
     try:
         metrics = train(cfg)
     except USER_ERRORS as err:
@@ -101,7 +110,7 @@ def _run(cfg: DictConfig) -> None:
         sys.exit(1)
     if rank_zero_only.rank == 0:
         print_metrics(metrics, STAGES)
-    log.info("metrics written to %s", Path(cfg.paths.output_dir) / "metrics.json")
+        print(f"outputs: {cfg.paths.output_dir} (metrics.json, predictions_*.tsv, checkpoints/)")
 
 
 def main() -> None:
