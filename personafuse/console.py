@@ -23,7 +23,10 @@ __all__ = [
     "describe_run",
     "format_duration",
     "quiet_console",
+    "start_console",
 ]
+
+log = logging.getLogger(__name__)
 
 # Loggers whose INFO lines are noise on the console: Lightning's device report, "Tip"
 # advertisements and option echoes; gensim's per-file lifecycle events.
@@ -47,6 +50,18 @@ def quiet_console(verbose: bool = False) -> None:
             handler.setLevel(logging.WARNING)
     for pattern in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def start_console(cfg) -> None:
+    """Quiet the console (unless ``cfg.verbose``), log the config (``train.log``; the console
+    too with ``verbose``) and print the line that says what runs, from the first process."""
+    from lightning.pytorch.utilities import rank_zero_only
+    from omegaconf import OmegaConf
+
+    quiet_console(bool(cfg.get("verbose", False)))
+    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
+    if rank_zero_only.rank == 0:
+        print(describe_run(cfg, cfg.paths.output_dir), flush=True)
 
 
 def describe_device(accelerator: str = "auto") -> str:

@@ -10,6 +10,12 @@ Arguments of this command (everything else is a config override):
     ckpt_path: The checkpoint (``RUN_DIR/checkpoints/best.ckpt``).
     split: ``train``, ``valid`` or ``test`` (default ``test``).
     out: Output directory.
+
+Examples::
+
+    python -m personafuse.evaluate ckpt_path=outputs/DATE/TIME/checkpoints/best.ckpt
+    python -m personafuse.evaluate ckpt_path=RUN/checkpoints/best.ckpt split=valid
+    python -m personafuse.evaluate ckpt_path=RUN/checkpoints/best.ckpt dataset.version=revised
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     from hydra.utils import instantiate
 
     from personafuse.checkpoints import load_verified
+    from personafuse.cli import unknown_key
     from personafuse.config import compose_config
     from personafuse.lit import RankingModule
     from personafuse.network import restore_network
@@ -66,6 +73,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
         raise EvaluationError(f"split={split}; valid choices: {', '.join(SPLITS)}")
     checkpoint = load_verified(ckpt_path)
     run_dir = ckpt_path.resolve().parent.parent
+    if message := unknown_key([*training_overrides(run_dir), *overrides]):
+        raise EvaluationError(message)
     cfg = compose_config(overrides=[*training_overrides(run_dir), *overrides])
     validate_config(cfg)
     out = Path(out) if out else run_dir / "evaluate" / split

@@ -152,8 +152,9 @@ def cpu_name() -> str:
 
 def print_metrics(metrics: dict, stages) -> None:
     """One rich table: a row per ``(stage, split)``, hits@1/2/5 and MRR."""
-    from rich.console import Console
     from rich.table import Table
+
+    from personafuse.terminal import table_console
 
     fusion = metrics["fusion"] or "-"
     persona = metrics["persona"] + (" (as context)" if metrics["persona_as_context"] else "")
@@ -163,4 +164,4 @@ def print_metrics(metrics: dict, stages) -> None:
         table.add_column(column, justify="right")
     for stage, split in stages:
         table.add_row(split, *(f"{metrics[f'{stage}/{m}']:.4f}" for m in METRICS))
-    Console().print(table)
+    table_console().print(table)

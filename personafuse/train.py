@@ -8,7 +8,6 @@ fits, evaluates the best checkpoint and writes ``metrics.json`` into the run dir
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -16,12 +15,12 @@ import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from personafuse.checkpoints import load_verified
 from personafuse.cli import check_command_line
 from personafuse.config import CONFIG_DIR
-from personafuse.console import ProgressBar, describe_run, quiet_console
+from personafuse.console import ProgressBar, start_console
 from personafuse.network import build_network, check_network_config
 from personafuse.runs import (
     USER_ERRORS,
@@ -35,7 +34,6 @@ from personafuse.validation import validate_config
 
 __all__ = ["STAGES", "build_training", "main", "train"]
 
-log = logging.getLogger(__name__)
 STAGES = (("val", "valid"), ("test", "test"))
 
 
@@ -98,10 +96,7 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _run(cfg: DictConfig) -> None:
-    quiet_console(cfg.get("verbose", False))
-    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
-    if rank_zero_only.rank == 0:
-        print(describe_run(cfg, cfg.paths.output_dir), flush=True)
+    start_console(cfg)
     try:
         metrics = train(cfg)
     except USER_ERRORS as err:

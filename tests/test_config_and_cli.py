@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,14 +134,101 @@ def test_configs_ship_in_the_wheel(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("module", ["data.synthetic", "data.stats", "data.download", "evaluate"])
-def test_module_commands_give_help_without_warnings(module):
+def _console_scripts() -> dict[str, str]:
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    return {name: target.split(":")[0] for name, target in scripts.items()}
+
+
+@pytest.mark.parametrize("module", sorted(set(_console_scripts().values())))
+def test_every_entry_point_gives_help_with_examples(module):
     result = subprocess.run(
-        [sys.executable, "-m", f"personafuse.{module}", "--help"],
+        [sys.executable, "-m", module, "--help"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "usage" in result.stdout.lower() or "ckpt_path=PATH" in result.stdout
+    assert f"python -m {module}" in result.stdout  # how to call it, then what it does
+    assert "example" in result.stdout.lower()
     assert "RuntimeWarning" not in result.stderr
+
+
+def test_console_scripts_are_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name in _console_scripts():
+        assert name in readme, name
+
+
+def test_train_help_lists_groups_and_keys_docs():
+    result = subprocess.run(
+        [sys.executable, "-m", "personafuse.train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fusion: ca, cra, na, ra" in result.stdout
+    assert "docs/configuration.md" in result.stdout and "completion" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["trainer.max_step=5"], "did you mean 'trainer.max_steps'?"),
+        (["model=imn", "model.backbone.hiden_size=3"], "'model.backbone.hidden_size'"),
+        (["dataset.data_dir=/x"], "it is a key of dataset=personachat"),
+        (["--multirun", "model=hre,imn", "trainer.max_epoch=1"], "'trainer.max_epochs'"),
+        (["model=imn", "model.backbone.enhancement_projection=true"], None),
+        (["experiment=demo", "model.matching=[concat]", "+trainer.new_key=1"], None),
+        (["dataset=personachat", "dataset.data_dir=/x", "hydra.run.dir=/tmp/x"], None),
+    ],
+)
+def test_unknown_keys_name_the_closest_key(overrides, expected):
+    from personafuse.cli import command_line_overrides, unknown_key
+
+    message = unknown_key(command_line_overrides(overrides))
+    if expected is None:
+        assert message is None
+    else:
+        assert expected in message and message.startswith(overrides[-1])
+
+
+def test_a_mistyped_key_fails_in_one_line(tmp_path):
+    result = run_train_cli(["trainer.max_step=5"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "did you mean 'trainer.max_steps'?" in result.stderr
+
+
+def test_completion_queries_are_not_checked_as_overrides():
+    from personafuse.cli import command_line_overrides
+
+    assert command_line_overrides(["-sc", "query=bash"]) is None
+    assert command_line_overrides(["--cfg", "job", "a=1", "-m"]) == ["a=1"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("python -m personafuse.train model=i", "model=imn"),
+        ("python -m personafuse.train trainer.max_st", "trainer.max_steps="),
+        ("personafuse-train persona=pa", "persona=partner"),
+    ],
+)
+def test_shell_completion_of_the_documented_commands(line, expected):
+    """The documented install line, then what bash does on TAB."""
+    script = (
+        'eval "$(python -m personafuse.completion bash)"\n'
+        f'COMP_LINE="{line}"; read -a COMP_WORDS <<< "$COMP_LINE"\n'
+        "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _personafuse_complete\n"
+        'echo "${COMPREPLY[*]}"'
+    )
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.stdout.split() == [expected], result.stderr

@@ -225,7 +225,14 @@ def download(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Download and verify Persona-Chat (ParlAI format)."
+        prog="python -m personafuse.data.download",
+        description="Download Persona-Chat (ParlAI format, CC BY 4.0), check the archive's "
+        "SHA-256 and every file's MD5, and extract it to DEST/personachat/.",
+        epilog="examples:\n"
+        "  python -m personafuse.data.download --dest ~/.cache/personafuse/data\n"
+        "  python -m personafuse.data.download --dest data --archive personachat.tgz  # offline\n"
+        "then: python -m personafuse.train dataset=personachat paths.data_dir=DEST",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dest", required=True, type=Path, help="directory to extract into")
     parser.add_argument("--archive", type=Path, help="use this local personachat.tgz instead")

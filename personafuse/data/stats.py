@@ -100,8 +100,16 @@ def _sizes(counter: Counter) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Statistics of Persona-Chat text files.")
-    parser.add_argument("files", nargs="+", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="python -m personafuse.data.stats",
+        description="Statistics of Persona-Chat text files (dialogues, turns, persona sizes, "
+        "candidates per turn, context length), with flags for anything unlike the release.",
+        epilog="examples:\n"
+        "  python -m personafuse.data.stats ~/.cache/personafuse/data/personachat/*.txt\n"
+        "  python -m personafuse.data.stats --json --strict valid_both_original.txt",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", type=Path, help="ParlAI-format .txt files")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="exit 1 when anything is flagged")
     args = parser.parse_args(argv)
@@ -115,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        from rich.console import Console
         from rich.table import Table
+
+        from personafuse.terminal import table_console
 
         table = Table(title="Persona-Chat files")
         for column in (
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 _sizes(r.candidates_per_turn),
                 f"{r.mean_context_utterances:.1f}/{r.max_context_utterances}",
             )
-        console = Console()
+        console = table_console()
         console.print(table)
         for r in results:
             for flag in r.flags:

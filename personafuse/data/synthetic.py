@@ -292,7 +292,16 @@ class SyntheticPersonaChat(PersonaChatFiles):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m personafuse.data.synthetic",
+        description=__doc__.split("\n\n")[0],
+        epilog="examples:\n"
+        "  python -m personafuse.data.synthetic --out /tmp/synthetic --seed 0\n"
+        "  python -m personafuse.data.synthetic --out /tmp/small --train 100 --valid 20 --test 20\n"
+        "training makes (and caches) its own corpus: python -m personafuse.train "
+        "dataset=synthetic",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", required=True, type=Path, help="directory to create")
     parser.add_argument("--seed", type=int, default=0)
     for split in SPLITS:
@@ -307,8 +316,9 @@ def main(argv: list[str] | None = None) -> None:
         manifest = generate_corpus(args.out, args.seed, {s: getattr(args, s) for s in SPLITS})
     except (FileExistsError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    from rich.console import Console
     from rich.table import Table
+
+    from personafuse.terminal import table_console
 
     table = Table(title=f"synthetic persona corpus (seed {args.seed}) in {args.out}")
     for column in ("split", "dialogues", "turns", *REPLY_KINDS):
@@ -316,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     for split, info in manifest["splits"].items():
         kinds = [str(info["reply_kinds"][k]) for k in REPLY_KINDS]
         table.add_row(split, str(info["dialogues"]), str(info["turns"]), *kinds)
-    Console().print(table)
+    table_console().print(table)
 
 
 if __name__ == "__main__":
