@@ -107,7 +107,6 @@ class ProgressBar(RichProgressBar):
     default), so with slower steps it has fewer than two samples and shows ``-:--:--``."""
 
     def __init__(self, speed_estimate_period: float = 3600.0, **kwargs):
-        kwargs.setdefault("refresh_rate", 1)
         super().__init__(**kwargs)
         self.speed_estimate_period = speed_estimate_period
 
