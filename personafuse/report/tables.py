@@ -7,11 +7,13 @@ std and n follow. A missing cell is shown as "–", never filled in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
 
 from personafuse.report.collect import Cell, CellKey
 
-__all__ = ["FUSIONS_ORDER", "MODELS", "Table", "paper_tables"]
+__all__ = ["FUSIONS_ORDER", "MODELS", "Table", "paper_tables", "speed_table"]
 
 MODELS = ("hre", "imn", "bert")
 FUSIONS_ORDER = ("na", "ca", "ra", "cra")
@@ -19,16 +21,23 @@ MISSING = "–"
 METRICS = (("hits@1", "hits@1"), ("mrr", "MRR"))
 
 
+# Table 6 marks: a timing that the machine's other work may have slowed.
+SHARED_CPU = 0.8  # a CPU pass whose threads got less than this share of their wall time
+SPREAD = 1.5  # fastest / slowest run of a cell
+
+
 @dataclass
 class Table:
     title: str
     header: list[str]
     rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |"]
         lines.append("|" + "---|" * len(self.header))
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines += ["", *self.notes] if self.notes else []
         return "\n".join(lines) + "\n"
 
     def latex(self) -> str:
@@ -47,7 +56,9 @@ class Table:
             r"\midrule",
         ]
         lines += [" & ".join(tex(c) for c in row) + r" \\" for row in self.rows]
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        lines += [rf"\par\footnotesize {tex(note)}" for note in self.notes]
+        lines += [r"\end{table}"]
         return "\n".join(lines) + "\n"
 
 
@@ -126,28 +137,72 @@ def paper_tables(cells: dict[CellKey, Cell], dataset: str) -> list[Table]:
     ]
     tables.append(Table("Table 5: BERT-CRA, original and revised personas", header5, rows))
 
-    rows = []
-    for model in models:
-        for fusion in (None, *FUSIONS_ORDER):
-            cell = get(model, "none" if fusion is None else "self", fusion)
-            if cell is None:
-                rows.append([_name(model, fusion), MISSING, MISSING, MISSING])
-                continue
-            m = cell.best.metrics
-            timed = "val/contexts_per_s" in m  # runs before speed was recorded have none
-            rows.append(
-                [
-                    _name(model, fusion),
-                    f"{m['val/contexts_per_s']:.1f}" if timed else MISSING,
-                    f"{m['val/pairs_per_s']:.1f}" if timed else MISSING,
-                    str(m.get("device_name") or m.get("device", MISSING)) if timed else MISSING,
-                ]
-            )
-    tables.append(
-        Table(
-            "Table 6: validation speed (self persona; a case = a context with its candidates)",
-            ["model", "contexts/s", "pairs/s", "device"],
-            rows,
-        )
-    )
+    speed_cells = [
+        (_name(model, fusion), get(model, "none" if fusion is None else "self", fusion))
+        for model in models
+        for fusion in (None, *FUSIONS_ORDER)
+    ]
+    tables.append(speed_table(speed_cells))
     return tables
+
+
+def _timings(cell: Cell) -> list[dict]:
+    """The timed validation passes of a cell's runs (runs before speed was recorded have
+    none)."""
+    return [r.metrics for r in cell.runs if "val/contexts_per_s" in r.metrics]
+
+
+def _device(metrics: dict) -> str:
+    return str(metrics.get("device_name") or metrics.get("device") or MISSING)
+
+
+def speed_table(cells: list[tuple[str, Cell | None]]) -> Table:
+    """Table 6: validation contexts/s and pairs/s per model, the median over the cell's runs
+    (every seed times its own pass) with the range and n; a cell whose runs ran on a device
+    other than the table's usual one is marked †, one whose timings may be slowed by other
+    work (a CPU pass that got less than ``SHARED_CPU`` of its threads' time, or runs more than
+    ``SPREAD`` times apart) is marked ‡."""
+    timed = {name: _timings(cell) for name, cell in cells if cell is not None}
+    devices = Counter(_device(m) for runs in timed.values() for m in runs)
+    usual = devices.most_common(1)[0][0] if devices else None
+    rows, marked = [], set()
+    for name, _ in cells:
+        runs = timed.get(name) or []
+        if not runs:
+            rows.append([name, MISSING, MISSING, MISSING])
+            continue
+        contexts = [m["val/contexts_per_s"] for m in runs]
+        pairs = [m["val/pairs_per_s"] for m in runs]
+        marks = ""
+        if any(_device(m) != usual for m in runs):
+            marks += "†"
+        shared = any(
+            m.get("device") == "cpu" and m.get("val/cpu_share", 1.0) < SHARED_CPU for m in runs
+        )
+        if shared or max(contexts) > SPREAD * min(contexts):
+            marks += "‡"
+        marked |= set(marks)
+
+        def spread(values: list[float]) -> str:
+            text = f"{statistics.median(values):.1f}"
+            if len(values) > 1:
+                text += f" ({min(values):.1f}–{max(values):.1f}, n={len(values)})"
+            return text
+
+        device = ", ".join(sorted({_device(m) for m in runs}))
+        rows.append([name, spread(contexts) + marks, spread(pairs), device])
+    notes = ["Median over the runs of each cell (range, n: each seed timed its own pass)."]
+    if "†" in marked:
+        notes.append(f"†: measured on another device than the rest ({usual}); not comparable.")
+    if "‡" in marked:
+        notes.append(
+            f"‡: other work shared the machine (a CPU pass got < {SHARED_CPU:.0%} of its "
+            f"threads' time) or the runs differ more than {SPREAD}×; re-time it alone "
+            "(benchmarks/)."
+        )
+    return Table(
+        "Table 6: validation speed (self persona; a case = a context with its candidates)",
+        ["model", "contexts/s", "pairs/s", "device"],
+        rows,
+        notes,
+    )

@@ -1,0 +1,131 @@
+"""Every shell command of the README and docs/ either runs here, offline, with overrides that
+make it take seconds, or is listed below with the reason it cannot (internet, GPUs, the real
+Persona-Chat). A new documented command is run unless a rule says why not, so the docs cannot
+drift from what the code accepts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", re.S)
+# (pattern in the command, why it does not run here)
+NOT_OFFLINE = [
+    ("pip install", "installs packages"),
+    ("make test", "the test suite itself"),
+    ("personafuse.data.download", "downloads Persona-Chat (internet)"),
+    ("dataset=personachat", "reads the downloaded Persona-Chat"),
+    ("experiment=table", "the paper's tables run on the downloaded Persona-Chat"),
+    ("~/.cache/personafuse/data/personachat", "reads the downloaded Persona-Chat"),
+    ("personafuse.report sweeps/", "reports the Persona-Chat sweeps of the line above"),
+    ("trainer=ddp ", "needs several GPUs"),
+    ("srun ", "needs a SLURM cluster"),
+    ("torchrun ", "needs several machines"),
+    ("plugins=[my_extensions]", "run by tests/test_extending.py with the page's own files"),
+    ("benchmarks/learning_check.py", "a learning check of hours (docs/benchmarks.md)"),
+    ("$ROOT", "a placeholder for the sweep root of the lines above"),
+    ("--out DIR [", "a synopsis with placeholders"),
+]
+HISTORICAL = "docs/synthetic_table4/"  # commands pinned to the commit that page names
+# Seconds-long runs: a tiny corpus and network, two steps, one batch per evaluation.
+TINY = [
+    "dataset.dialogues.train=40",
+    "dataset.dialogues.valid=20",
+    "dataset.dialogues.test=20",
+    "trainer.max_steps=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+]
+TINY_RNN = [
+    "model.backbone.hidden_size=8",
+    "model.backbone.char_filters=2",
+    "model.mlp_hidden=8",
+    "model.embeddings.word2vec_dim=8",
+    "model.embeddings.word2vec_epochs=1",
+    "model.eval_batch_size=16",
+]
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """``(document, command)`` for every non-comment line of a shell block, in order, each
+    command once."""
+    seen, commands = set(), []
+    for path in DOCUMENTS:
+        for block in BLOCK.findall(path.read_text()):
+            for line in block.replace("\\\n", " ").splitlines():
+                command = re.sub(r"\s+#.*$", "", line).strip()
+                if command and not command.startswith("#") and command not in seen:
+                    seen.add(command)
+                    commands.append((str(path.relative_to(ROOT)), command))
+    return commands
+
+
+def why_not_here(document: str, command: str) -> str | None:
+    if document.startswith(HISTORICAL):
+        return "pinned to the commit its page names"
+    if re.fullmatch(r'[A-Z_]+=("[^"]*"|\S+)', command):
+        return "a shell variable for the lines below"
+    return next((reason for pattern, reason in NOT_OFFLINE if pattern in command), None)
+
+
+COMMANDS = documented_commands()
+RUNNABLE = [(doc, cmd) for doc, cmd in COMMANDS if why_not_here(doc, cmd) is None]
+
+
+def test_every_documented_command_is_run_or_has_a_reason():
+    assert len(COMMANDS) >= 40
+    for document, command in COMMANDS:
+        reason = why_not_here(document, command)
+        assert reason or command in {cmd for _, cmd in RUNNABLE}, (document, command)
+    assert len(RUNNABLE) >= 12
+
+
+def _argv(command: str, tiny_bert: Path) -> list[str]:
+    """The command with this Python, /tmp paths kept in the test's directory, and the tiny
+    overrides for the train and evaluate entry points."""
+    if command.startswith("make demo"):
+        command = "python -m personafuse.train experiment=demo"  # the Makefile's target
+    words = shlex.split(command.replace("/tmp/", "./tmp/"))
+    assert words[:2] == ["python", "-m"], f"not a python -m command: {command}"
+    module, arguments = words[2], words[3:]
+    if module == "personafuse.train" and not {"--help", "--cfg"} & set(arguments):
+        bert = any(a in ("model=bert", "experiment=bert_demo") for a in arguments)
+        model = [f"model.pretrained={tiny_bert}", "model.max_len=64"] if bert else TINY_RNN
+        arguments = [*arguments, *TINY, *model]
+    return [sys.executable, "-m", module, *arguments]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """One directory for all commands, in document order: a later command may read what an
+    earlier one wrote (evaluate reads the resumed run's checkpoint)."""
+    return tmp_path_factory.mktemp("documented")
+
+
+@pytest.mark.parametrize(("document", "command"), RUNNABLE, ids=[c for _, c in RUNNABLE])
+def test_documented_command_runs(document, command, workdir, tiny_bert):
+    env = {
+        **os.environ,
+        "PERSONAFUSE_CACHE": str(workdir / "cache"),
+        "PERSONAFUSE_DATA": str(workdir / "data"),
+    }
+    argv = _argv(command, tiny_bert)
+    if "ckpt_path=last" in argv:  # a run to resume: the same command, stopped after 1 step
+        first = [a for a in argv if a != "ckpt_path=last" and not a.startswith("trainer.max_")]
+        done = subprocess.run(
+            [*first, "trainer.max_steps=1"], cwd=workdir, env=env, capture_output=True,
+            text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    result = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{document}: {command}\n{result.stderr[-3000:]}"
+    assert "Traceback" not in result.stderr
