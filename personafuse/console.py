@@ -160,8 +160,9 @@ class RunEstimate(Callback):
                 console = Console()
             console.print(text, highlight=False)
 
-    def total_steps(self, trainer) -> int:
-        return int(trainer.estimated_stepping_batches)
+    def total_steps(self, trainer) -> float:
+        """Optimiser steps of the whole fit (``inf`` without ``max_steps`` or ``max_epochs``)."""
+        return float(trainer.estimated_stepping_batches)
 
     def validations(self, trainer) -> int:
         """Validation passes in this fit, roughly: one per ``val_check_interval`` of every
@@ -172,6 +173,8 @@ class RunEstimate(Callback):
         if not batches or batches == float("inf"):
             return 1
         steps_per_epoch = max(1.0, batches / trainer.accumulate_grad_batches)
+        if self.total_steps(trainer) == float("inf"):
+            return 1
         epochs = self.total_steps(trainer) / steps_per_epoch
         if trainer.check_val_every_n_epoch is None:  # every val_check_batch batches overall
             return max(1, int(epochs * batches // trainer.val_check_batch))
@@ -191,6 +194,10 @@ class RunEstimate(Callback):
         if timed >= self.timed_steps or (timed and elapsed >= self.timed_seconds):
             self.seconds_per_step = elapsed / timed
             total = self.total_steps(trainer)
+            if total == float("inf"):
+                self._say(trainer, f"estimate: {self.seconds_per_step:.2f} s/step, no step limit")
+                return
+            total = int(total)
             left = self.seconds_per_step * max(0, total - step)
             self._say(
                 trainer,
@@ -205,6 +212,8 @@ class RunEstimate(Callback):
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if self._validation_start is None or self.validation_seconds is not None:
+            return
+        if self.total_steps(trainer) == float("inf"):
             return
         self.validation_seconds = time.perf_counter() - self._validation_start
         if self._start_step is not None:

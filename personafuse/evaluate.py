@@ -61,6 +61,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     from personafuse.checkpoints import load_verified
     from personafuse.cli import unknown_key
     from personafuse.config import compose_config
+    from personafuse.console import quiet_console
     from personafuse.lit import RankingModule
     from personafuse.network import restore_network
     from personafuse.runs import evaluate_splits, run_metadata
@@ -76,6 +77,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     if message := unknown_key([*training_overrides(run_dir), *overrides]):
         raise EvaluationError(message)
     cfg = compose_config(overrides=[*training_overrides(run_dir), *overrides])
+    quiet_console(bool(cfg.get("verbose", False)))
     validate_config(cfg)
     out = Path(out) if out else run_dir / "evaluate" / split
     out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if rank_zero_only.rank == 0:
         print_metrics(metrics, [(metrics["split"], metrics["split"])])
+        out = Path(own.get("out") or Path(own["ckpt_path"]).resolve().parent.parent / "evaluate"
+                   / metrics["split"])  # fmt: skip
+        print(f"outputs: {out} (metrics.json, predictions_{metrics['split']}.tsv)")
 
 
 if __name__ == "__main__":

@@ -163,9 +163,11 @@ def print_metrics(metrics: dict, stages) -> None:
     fusion = metrics["fusion"] or "-"
     persona = metrics["persona"] + (" (as context)" if metrics["persona_as_context"] else "")
     title = f"{metrics['model']} · fusion={fusion} · persona={persona} · {metrics['dataset']}"
-    table = Table(title=title)
+    table = Table()
     for column in ("split", "hits@1", "hits@2", "hits@5", "MRR"):
         table.add_column(column, justify="right")
     for stage, split in stages:
         table.add_row(split, *(f"{metrics[f'{stage}/{m}']:.4f}" for m in METRICS))
-    table_console().print(table)
+    console = table_console()
+    console.print(title, highlight=False)
+    console.print(table)

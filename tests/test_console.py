@@ -137,3 +137,43 @@ def test_format_duration():
         "4.0 h",
         "3.0 days",
     ]
+
+
+def _fake_trainer(total_steps: float, batches: int = 100):
+    said = []
+    console = MagicMock()
+    console.print.side_effect = lambda text, **_: said.append(text)
+    trainer = MagicMock(
+        is_global_zero=True,
+        sanity_checking=False,
+        estimated_stepping_batches=total_steps,
+        enable_validation=True,
+        num_training_batches=batches,
+        accumulate_grad_batches=1,
+        val_check_batch=batches,
+        check_val_every_n_epoch=1,
+        global_step=0,
+    )
+    trainer.progress_bar_callback._console = console
+    return trainer, said
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"), [(1000, "1000 steps × "), (float("inf"), "no step limit")]
+)
+def test_run_estimate_from_the_first_steps(total, expected, monkeypatch):
+    from personafuse.console import RunEstimate
+
+    clock = [0.0]
+    monkeypatch.setattr("personafuse.console.time.perf_counter", lambda: clock[0])
+    estimate = RunEstimate(warmup_steps=1, timed_steps=4, warn_hours=0.1)
+    trainer, said = _fake_trainer(total)
+    for step in range(1, 7):
+        clock[0] += 2.0  # 2 s per step
+        trainer.global_step = step
+        estimate.on_train_batch_end(trainer, None, None, None, step - 1)
+    assert estimate.seconds_per_step == pytest.approx(2.0)
+    assert expected in said[0]
+    if total != float("inf"):  # 995 steps left x 2 s = 33 min; warned past 6 min
+        assert "≈ 33 min" in said[0] and "10 validation(s)" in said[0]
+        assert "warning:" in said[1] and "experiment=demo" in said[1]
