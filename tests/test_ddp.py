@@ -17,7 +17,7 @@ from personafuse.predictions import read_predictions
 from .conftest import TINY_TRAINING, run_train_cli
 
 SHORT = [*TINY_TRAINING, "trainer.max_epochs=1", "trainer.limit_train_batches=6", "model.dropout=0"]
-TIMING = ("_per_s", "best_checkpoint", "checkpoint")
+TIMING = ("_per_s", "cpu_share", "best_checkpoint", "checkpoint")
 
 
 def _metrics(path: Path) -> dict:

@@ -35,7 +35,7 @@ def _comparable(run_dir: Path) -> dict:
     and the run's own path."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {
-        key: value for key, value in metrics.items() if not key.endswith(("_per_s", "checkpoint"))
+        key: value for key, value in metrics.items() if not key.endswith(("_per_s", "cpu_share", "checkpoint"))
     }
 
 

@@ -104,8 +104,8 @@ def hits_figure(cells: dict[CellKey, Cell], dataset: str):
         labels.append(f"{persona} persona")
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.suptitle(
-        f"{dataset}: test hits@1, best of N by validation (error bar: std over seeds, n > 1; "
-        "★ p < 0.05 vs. no persona; bold: best per persona)",
+        f"{dataset}: test hits@1, best of N by validation\n(error bar: std over seeds where "
+        "n > 1; ★ p < 0.05 vs. no persona; bold: best per persona)",
         fontsize="small",
     )
     figure.tight_layout()
@@ -124,7 +124,7 @@ def _bar(axis, x: float, width: float, cell: Cell | None, persona: str, best) ->
     bold = best is not None and cell.value("hits@1") == best
     axis.text(
         x,
-        height + (error or 0) + 1,
+        height + (error or 0) + 1.5,
         label,
         rotation=90,
         ha="center",
@@ -180,7 +180,8 @@ def curves_figure(cells: dict[CellKey, Cell], dataset: str):
             if key.model != model:
                 continue
             _, linestyle, marker = PERSONA_STYLE.get(key.persona, ("k", "-", "x"))
-            label = f"{(key.fusion or 'no fusion').upper()}, {key.persona}"
+            label = f"{key.fusion.upper()}, {key.persona}" if key.fusion else "no persona"
+            label = key.persona if key.persona_as_context else label
             label += " as context" if key.persona_as_context else ""
             label += f", {key.version}" if key.version != "original" else ""
             label += ", −subtype" if key.subtype is False else ""
