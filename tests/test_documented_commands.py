@@ -34,7 +34,8 @@ NOT_OFFLINE = [
     ("$ROOT", "a placeholder for the sweep root of the lines above"),
     ("--out DIR [", "a synopsis with placeholders"),
 ]
-HISTORICAL = "docs/synthetic_table4/"  # commands pinned to the commit that page names
+# Pages that record the commands of a result, at the commit they name.
+HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/")
 # Seconds-long runs: a tiny corpus and network, two steps, one batch per evaluation.
 TINY = [
     "dataset.dialogues.train=40",
