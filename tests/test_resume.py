@@ -34,9 +34,8 @@ def _comparable(run_dir: Path) -> dict:
     """metrics.json without what may differ between two runs of the same computation: timings
     and the run's own path."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return {
-        key: value for key, value in metrics.items() if not key.endswith(("_per_s", "cpu_share", "checkpoint"))
-    }
+    varying = ("_per_s", "cpu_share", "checkpoint")
+    return {key: value for key, value in metrics.items() if not key.endswith(varying)}
 
 
 @pytest.fixture(scope="module")
