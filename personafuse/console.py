@@ -40,6 +40,14 @@ def quiet_console(verbose: bool = False) -> None:
     logger (Hydra's file handler keeps INFO for ``train.log``); all of it with ``verbose``."""
     if verbose:
         return
+    # Hugging Face's weight-loading bars and load reports (read when transformers is imported).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:

@@ -56,13 +56,12 @@ def training_overrides(run_dir: Path) -> list[str]:
 def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", out=None) -> dict:
     """Evaluate one checkpoint on one split; returns the metrics also written to disk."""
     import lightning as L
-    from hydra.utils import instantiate
+    from hydra.utils import get_class, instantiate
 
     from personafuse.checkpoints import load_verified
     from personafuse.cli import unknown_key
     from personafuse.config import compose_config
     from personafuse.console import quiet_console
-    from personafuse.lit import RankingModule
     from personafuse.network import restore_network
     from personafuse.runs import evaluate_splits, run_metadata
     from personafuse.validation import validate_config
@@ -84,7 +83,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
 
     try:
         featurizer, network = restore_network(cfg, run_dir, checkpoint)
-        module = RankingModule(network=network, optimizer=None, **checkpoint["hyper_parameters"])
+        module_class = get_class(cfg.module._target_)
+        module = module_class(network=network, optimizer=None, **checkpoint["hyper_parameters"])
         module.load_state_dict(checkpoint["state_dict"])
     except (FileNotFoundError, RuntimeError, ValueError) as err:
         reason = str(err).split("\n")[0]

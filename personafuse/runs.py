@@ -13,16 +13,13 @@ from omegaconf import OmegaConf
 from personafuse.checkpoints import CheckpointError
 from personafuse.config import ConfigError
 from personafuse.data import DatasetNotFoundError, PersonaChatFormatError, PersonaSelectionError
-from personafuse.data.sampling import interleave_shards
 from personafuse.network import fused_personas
-from personafuse.predictions import write_predictions
 from personafuse.registry import PluginError
 
 __all__ = [
     "USER_ERRORS",
     "cpu_name",
     "evaluate_splits",
-    "gathered_scores",
     "plain_config",
     "print_metrics",
     "resume_checkpoint",
@@ -95,25 +92,12 @@ def plain_config(cfg) -> dict:
     }
 
 
-def gathered_scores(trainer, local: list[torch.Tensor]) -> torch.Tensor:
-    """The (N, C) scores of a pass in dataset order: this process's, or, across processes,
-    every process's shard (:class:`~personafuse.data.sampling.ShardSampler`) put back in
-    order, each context once. Every process must call it."""
-    scores = torch.cat(local) if local else torch.empty(0, 0)
-    if trainer.world_size == 1:
-        return scores
-    import torch.distributed as dist
-
-    shards: list = [None] * trainer.world_size
-    dist.all_gather_object(shards, scores.cpu())
-    return interleave_shards(shards)
-
-
 def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path, stages) -> dict:
     """Run ``stages`` (``(stage, split)`` pairs: ``("val", "valid")`` validates, any other
-    stage tests) on ``ckpt_path``; write ``predictions_{split}.tsv`` (once, from the first
-    process); time each pass (Table 6: ``{stage}/contexts_per_s`` and ``pairs_per_s`` of all
-    processes together, with the device named)."""
+    stage tests) on ``ckpt_path``; write the module's outputs (``predictions_{split}.tsv``,
+    ``generations_{split}.tsv``; once, from the first process); time each pass (Table 6:
+    ``{stage}/contexts_per_s`` and the module's unit per second, e.g. ``pairs_per_s``, of
+    all processes together, with the device named)."""
     metrics: dict = {}
     for stage, split in stages:
         loader = datamodule.eval_dataloader(split)
@@ -121,20 +105,21 @@ def evaluate_splits(trainer, module, datamodule, ckpt_path, output_dir: Path, st
         start, cpu_start = time.perf_counter(), time.process_time()
         raw = run(module, dataloaders=loader, ckpt_path=ckpt_path, verbose=False)[0]
         kind = "val" if stage == "val" else "test"
-        scores = gathered_scores(trainer, module.scores[kind])
+        outputs = module.pass_outputs(kind)
         seconds = time.perf_counter() - start
         # The share of the CPU threads' time this process got: well below 1 on a CPU run
         # means other jobs took the cores, and its speed is not comparable (Table 6).
         cpu_share = (time.process_time() - cpu_start) / (seconds * torch.get_num_threads())
         metrics |= {k.replace(f"{kind}/", f"{stage}/"): round(float(v), 6) for k, v in raw.items()}
-        # Under limit_*_batches the pass scores the split's first contexts (the loaders keep
-        # the file's order); their predictions are written and their number recorded.
-        examples = datamodule.examples[split][: len(scores)]
+        # Under limit_*_batches the pass covers the split's first contexts (the loaders keep
+        # the file's order); their outputs are written and their number recorded.
+        examples = datamodule.examples[split][: len(outputs)]
         if trainer.is_global_zero:
-            write_predictions(output_dir / f"predictions_{split}.tsv", examples, scores)
-        metrics[f"{stage}/contexts"] = len(scores)
-        metrics[f"{stage}/contexts_per_s"] = round(len(scores) / seconds, 2)
-        metrics[f"{stage}/pairs_per_s"] = round(scores.numel() / seconds, 2)
+            module.write_outputs(output_dir, split, examples, outputs)
+        unit, amount = module.throughput(outputs)
+        metrics[f"{stage}/contexts"] = len(outputs)
+        metrics[f"{stage}/contexts_per_s"] = round(len(outputs) / seconds, 2)
+        metrics[f"{stage}/{unit}_per_s"] = round(amount / seconds, 2)
         metrics[f"{stage}/cpu_share"] = round(cpu_share, 3)
     device = trainer.strategy.root_device
     metrics["device"] = device.type

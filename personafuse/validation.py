@@ -138,10 +138,9 @@ def validate_config(cfg) -> None:
             raise _fail(key, value, "an integer ≥ 1 (batches) or a number in [0, 1] (fraction)")
     _check_list(cfg, "model.backbone.char_windows", POSITIVE)
     _check_list(cfg, "module.hits_k", POSITIVE)
-    present, hits_k = _select(cfg, "module.hits_k")
-    logged = [f"val/hits@{k}" for k in (hits_k or ())] + ["val/mrr"]
     present, monitor = _select(cfg, "monitor")
-    if present and monitor not in logged:
+    logged = _validation_metrics(cfg)
+    if present and logged is not None and monitor not in logged:
         raise ConfigError(
             f"monitor={monitor}: not a validation metric the module logs; valid choices: "
             f"{', '.join(logged)}"
@@ -157,3 +156,21 @@ def _check_list(cfg, key: str, rule: Rule) -> None:
     for value in values:
         if not rule.accepts(value):
             raise _fail(key, list(values), f"a list of {rule.describe()}")
+
+
+def _validation_metrics(cfg) -> list[str] | None:
+    """What the configured LightningModule logs in validation, or None when it does not say."""
+    present, target = _select(cfg, "module._target_")
+    if not present:
+        return None
+    from hydra.utils import get_class
+
+    try:
+        module_class = get_class(target)
+    except Exception:  # a user's module that is not importable yet: Hydra reports it later
+        return None
+    declared = getattr(module_class, "validation_metrics", None)
+    try:
+        return list(declared(cfg.module)) if declared else None
+    except NotImplementedError:
+        return None

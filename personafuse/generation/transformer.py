@@ -88,9 +88,13 @@ class Seq2SeqBert(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str) -> Seq2SeqBert:
+        """A Hugging Face BERT/MiniLM checkpoint, in training mode (``from_pretrained``
+        returns eval mode, and Lightning keeps module modes)."""
         from transformers import BertModel
 
-        return cls(BertModel.from_pretrained(name_or_path, add_pooling_layer=False))
+        bert = BertModel.from_pretrained(name_or_path)
+        bert.pooler = None  # loaded with the checkpoint (no load report), never used
+        return cls(bert).train()
 
     def embed(self, input_ids, token_type_ids, position_ids) -> torch.Tensor:
         embeddings = self.bert.embeddings

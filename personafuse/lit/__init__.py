@@ -1,7 +1,8 @@
-"""Lightning modules."""
+"""Lightning modules: ranking (Tables 2-6) and generation (Table 7)."""
 
 from __future__ import annotations
 
-from personafuse.lit.ranking import LOSSES, RankingModule, linear_warmup_decay
+from personafuse.lit.base import PersonafuseModule, linear_warmup_decay
+from personafuse.lit.ranking import LOSSES, RankingModule
 
-__all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
+__all__ = ["LOSSES", "PersonafuseModule", "RankingModule", "linear_warmup_decay"]

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
-from personafuse.checkpoints import restore_rng, rng_state, stamp
+from personafuse.lit.base import PersonafuseModule, gather_in_order
 from personafuse.metrics import ranks
+from personafuse.predictions import write_predictions
 
-__all__ = ["LOSSES", "RankingModule", "linear_warmup_decay"]
+__all__ = ["LOSSES", "RankingModule"]
 
 LOSSES = ("listwise", "binary")
 
 
-def linear_warmup_decay(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.1
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup_fraction`` of the steps, then linear decay to 0 (BERT)."""
-    from transformers import get_linear_schedule_with_warmup
-
-    warmup = int(total_steps * warmup_fraction)
-    return get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
-
-
-class RankingModule(L.LightningModule):
+class RankingModule(PersonafuseModule):
     """Trains and evaluates a network that maps a batch to (B, C) candidate scores.
 
     The module does not know which backbone it holds. Training minimises the cross-entropy of
@@ -59,7 +49,7 @@ class RankingModule(L.LightningModule):
         hits_k: tuple[int, ...] = (1, 2, 5),
         loss: str = "listwise",
     ):
-        super().__init__()
+        super().__init__(optimizer, scheduler, scheduler_interval)
         if loss not in LOSSES:
             raise ValueError(f"module.loss={loss!r}; valid choices: {', '.join(LOSSES)}")
         self.loss = loss
@@ -73,8 +63,6 @@ class RankingModule(L.LightningModule):
             }
         )
         self.network = network
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
         self.hits_k = tuple(hits_k)
         names = [f"hits@{k}" for k in self.hits_k] + ["mrr", "loss"]
         self.metrics = nn.ModuleDict(
@@ -90,17 +78,22 @@ class RankingModule(L.LightningModule):
     def forward(self, batch) -> torch.Tensor:
         return self.network(batch)
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # A digest of the weights (verified when loaded) and every process's RNG states.
-        states = [rng_state()]
-        if self.trainer.world_size > 1:  # every process saves (rank 0 writes): gather them
-            states = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(states, rng_state())
-        stamp(checkpoint, states)
+    @classmethod
+    def validation_metrics(cls, module_cfg) -> list[str]:
+        return [f"val/hits@{k}" for k in module_cfg.get("hits_k") or ()] + ["val/mrr"]
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # A resumed run draws the dropout masks the killed one would have drawn.
-        restore_rng(checkpoint, self.trainer.global_rank if self._trainer is not None else 0)
+    def pass_outputs(self, stage: str) -> list[torch.Tensor]:
+        local = [row for scores in self.scores[stage] for row in scores]
+        return gather_in_order(self.trainer, local)
+
+    def write_outputs(self, directory: Path, split: str, examples: Sequence, outputs) -> Path:
+        path = Path(directory) / f"predictions_{split}.tsv"
+        scores = torch.stack(outputs) if outputs else torch.empty(0, 0)
+        write_predictions(path, examples, scores)
+        return path
+
+    def throughput(self, outputs) -> tuple[str, float]:
+        return "pairs", float(sum(row.numel() for row in outputs))
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         scores = self(batch)
@@ -141,17 +134,3 @@ class RankingModule(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate("test", batch)
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
-        if self.scheduler_factory is None:
-            return optimizer
-        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
-            total = int(self.trainer.estimated_stepping_batches)
-            scheduler = self.scheduler_factory(optimizer, total_steps=total)
-        else:
-            scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
-        }
