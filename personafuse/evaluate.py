@@ -53,10 +53,21 @@ def training_overrides(run_dir: Path) -> list[str]:
     return kept
 
 
-def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", out=None) -> dict:
-    """Evaluate one checkpoint on one split; returns the metrics also written to disk."""
+def evaluate(
+    ckpt_path: str | Path,
+    overrides: list[str],
+    split: str = "test",
+    out=None,
+    task: str | None = None,
+) -> dict:
+    """Evaluate one checkpoint on one split; returns the metrics also written to disk.
+
+    ``module.*`` overrides (e.g. ``module.decoding.strategy=beam``) change the module's saved
+    settings; ``task`` (``ranking``/``generation``) refuses a checkpoint of the other kind.
+    """
     import lightning as L
     from hydra.utils import get_class, instantiate
+    from omegaconf import OmegaConf
 
     from personafuse.checkpoints import load_verified
     from personafuse.cli import unknown_key
@@ -84,11 +95,23 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
     try:
         featurizer, network = restore_network(cfg, run_dir, checkpoint)
         module_class = get_class(cfg.module._target_)
-        module = module_class(network=network, optimizer=None, **checkpoint["hyper_parameters"])
+        settings = dict(checkpoint["hyper_parameters"])
+        for key in settings.keys() & set(cfg.module.keys()):  # the run's, or overridden
+            value = cfg.module[key]
+            settings[key] = (
+                OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            )
+        module = module_class(network=network, optimizer=None, **settings)
         module.load_state_dict(checkpoint["state_dict"])
     except (FileNotFoundError, RuntimeError, ValueError) as err:
         reason = str(err).split("\n")[0]
         raise EvaluationError(f"{ckpt_path}: cannot restore its network: {reason}") from None
+    if task is not None and getattr(module_class, "task", task) != task:
+        command = "evaluate" if module_class.task == "ranking" else "generate"
+        raise EvaluationError(
+            f"{ckpt_path}: a {module_class.task} checkpoint (model={cfg.model.name}); use "
+            f"python -m personafuse.{command}"
+        )
     datamodule = instantiate(cfg.datamodule)
     datamodule.featurizer = featurizer
     datamodule.prepare_data()
@@ -106,6 +129,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], split: str = "test", o
         enable_checkpointing=False,
         enable_progress_bar=settings.enable_progress_bar,
         enable_model_summary=False,
+        limit_val_batches=settings.get("limit_val_batches", 1.0),
+        limit_test_batches=settings.get("limit_test_batches", 1.0),
     )
     datamodule.trainer = trainer
     metrics = evaluate_splits(trainer, module, datamodule, None, out, [(split, split)])
@@ -132,7 +157,7 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     return own, overrides
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, task: str | None = None) -> None:
     from hydra.errors import HydraException
 
     argv = sys.argv[1:] if argv is None else argv
@@ -141,13 +166,15 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     from personafuse.cli import unknown_choice
-    from personafuse.runs import USER_ERRORS, print_metrics
+    from personafuse.runs import USER_ERRORS, print_metrics, written_files
 
     try:
         own, overrides = parse_arguments(argv)
         if message := unknown_choice(overrides):
             raise EvaluationError(message)
-        metrics = evaluate(own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"))
+        metrics = evaluate(
+            own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"), task
+        )
     except (EvaluationError, HydraException, *USER_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
@@ -157,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         print_metrics(metrics, [(metrics["split"], metrics["split"])])
         out = Path(own.get("out") or Path(own["ckpt_path"]).resolve().parent.parent / "evaluate"
                    / metrics["split"])  # fmt: skip
-        print(f"outputs: {out} (metrics.json, predictions_{metrics['split']}.tsv)")
+        print(f"outputs: {out} ({', '.join(written_files(out))})")
 
 
 if __name__ == "__main__":

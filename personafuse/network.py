@@ -51,6 +51,22 @@ def check_network_config(cfg) -> None:
                 f"serve it: {', '.join(served)}"
             )
     backbone.check_config(cfg.model)
+    _check_task(cfg, backbone)
+
+
+def _check_task(cfg, backbone) -> None:
+    """The configured LightningModule must do what the backbone's network does."""
+    from hydra.utils import get_class
+
+    try:
+        module_task = getattr(get_class(cfg.module._target_), "task", None)
+    except Exception:  # a user's module: Hydra reports an unimportable target itself
+        return
+    if module_task is not None and module_task != backbone.task:
+        raise ConfigError(
+            f"model={cfg.model.name} is a {backbone.task} model but module={module_task}; "
+            f"choose module={backbone.task}"
+        )
 
 
 def build_network(

@@ -24,9 +24,15 @@ __all__ = [
     "print_metrics",
     "resume_checkpoint",
     "run_metadata",
+    "written_files",
 ]
 
-METRICS = ("hits@1", "hits@2", "hits@5", "mrr")
+# The columns of the printed metrics table, those a run logged: ranking, then generation.
+METRICS = {
+    "hits@1": "hits@1", "hits@2": "hits@2", "hits@5": "hits@5", "mrr": "MRR",
+    "bleu": "BLEU", "dist1": "Dist-1", "dist2": "Dist-2", "length": "length",
+    "perplexity": "perplexity",
+}  # fmt: skip
 # Bad input is the user's to fix: the entry points print these in one line, no traceback.
 USER_ERRORS = (
     CheckpointError,
@@ -140,7 +146,8 @@ def cpu_name() -> str:
 
 
 def print_metrics(metrics: dict, stages) -> None:
-    """One rich table: a row per ``(stage, split)``, hits@1/2/5 and MRR."""
+    """One rich table: a row per ``(stage, split)``, a column per metric logged (hits@1/2/5
+    and MRR of a ranker; BLEU, Dist-1/2, length and perplexity of a generator)."""
     from rich.table import Table
 
     from personafuse.terminal import table_console
@@ -149,10 +156,22 @@ def print_metrics(metrics: dict, stages) -> None:
     persona = metrics["persona"] + (" (as context)" if metrics["persona_as_context"] else "")
     title = f"{metrics['model']} · fusion={fusion} · persona={persona} · {metrics['dataset']}"
     table = Table()
-    for column in ("split", "hits@1", "hits@2", "hits@5", "MRR"):
+    first = stages[0][0]
+    columns = [m for m in METRICS if f"{first}/{m}" in metrics]
+    for column in ("split", *(METRICS[m] for m in columns)):
         table.add_column(column, justify="right")
     for stage, split in stages:
-        table.add_row(split, *(f"{metrics[f'{stage}/{m}']:.4f}" for m in METRICS))
+        table.add_row(split, *(f"{metrics.get(f'{stage}/{m}', float('nan')):.4f}" for m in columns))
     console = table_console()
     console.print(title, highlight=False)
     console.print(table)
+
+
+def written_files(directory) -> list[str]:
+    """What a run or an evaluation left in ``directory``: its metrics, per-context outputs and
+    checkpoint directory."""
+    directory = Path(directory)
+    names = sorted(p.name for p in directory.glob("*.json")) + sorted(
+        p.name for p in directory.glob("*.tsv")
+    )
+    return names + (["checkpoints/"] if (directory / "checkpoints").is_dir() else [])

@@ -9,7 +9,7 @@ from scipy import stats
 
 from personafuse.predictions import ContextResults
 
-__all__ = ["ALPHA", "PairedTest", "paired_ttest"]
+__all__ = ["ALPHA", "PairedTest", "paired_ttest", "ttest_paired_values"]
 
 ALPHA = 0.05
 
@@ -59,9 +59,18 @@ def paired_ttest(run: ContextResults, baseline: ContextResults, metric: str) -> 
         raise ValueError("the two runs share no context; were they tested on the same split?")
     a = getattr(run, values[metric])[run_index]
     b = getattr(baseline, values[metric])[base_index]
+    return ttest_paired_values(metric, a, b)
+
+
+def ttest_paired_values(metric: str, run: np.ndarray, baseline: np.ndarray) -> PairedTest:
+    """Paired t-test of two runs' per-context values of ``metric``, already paired (same
+    contexts, same order), e.g. the BLEU of each generated response."""
+    a, b = np.asarray(run, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape or not len(a):
+        raise ValueError(f"{metric}: {len(a)} run values against {len(b)} baseline values")
     if np.array_equal(a, b):
         statistic, p_value = 0.0, 1.0
     else:
         result = stats.ttest_rel(a, b)
         statistic, p_value = float(result.statistic), float(result.pvalue)
-    return PairedTest(metric, float(a.mean()), float(b.mean()), statistic, p_value, len(shared))
+    return PairedTest(metric, float(a.mean()), float(b.mean()), statistic, p_value, len(a))

@@ -29,6 +29,7 @@ from personafuse.runs import (
     print_metrics,
     resume_checkpoint,
     run_metadata,
+    written_files,
 )
 from personafuse.validation import validate_config
 
@@ -105,7 +106,7 @@ def _run(cfg: DictConfig) -> None:
         sys.exit(1)
     if rank_zero_only.rank == 0:
         print_metrics(metrics, STAGES)
-        print(f"outputs: {cfg.paths.output_dir} (metrics.json, predictions_*.tsv, checkpoints/)")
+        print(f"outputs: {cfg.paths.output_dir} ({', '.join(written_files(cfg.paths.output_dir))})")
 
 
 def main() -> None:

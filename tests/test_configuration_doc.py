@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `([\w.]+)` \| `([^`]*)` \|", re.M)
 # Choices whose table rows hold their own defaults (the other choices only add or set keys
 # that the doc must name).
-TABLED = [[], ["model=imn"], ["model=bert"], ["dataset=personachat"]]
+TABLED = [[], ["model=imn"], ["model=bert"], ["model=unilm"], ["dataset=personachat"]]
 # Keys whose value is the name of the chosen option.
 CHOICE_NAMES = {"model.name", "persona.name", "fusion.name"}
 

@@ -56,9 +56,13 @@ class Backbone(nn.Module):
 
     Attributes:
         provides: Optional outputs that matching features may require (e.g. ``utterances``).
+        task: ``ranking`` or ``generation``.
     """
 
     provides: ClassVar[frozenset[str]] = frozenset()
+    # What the network does: ``ranking`` (batch -> (B, C) scores) or ``generation``; the
+    # configured LightningModule must be for the same task.
+    task: ClassVar[str] = "ranking"
 
     @classmethod
     def serves(cls, fusion: type[PersonaFusion]) -> bool:

@@ -14,6 +14,7 @@ from personafuse.features.bert import (
     resolve_pretrained,
 )
 from personafuse.features.rnn import RnnBatch, RnnFeaturizer, TokenTensors
+from personafuse.features.seq2seq import Seq2SeqBatch, Seq2SeqFeaturizer
 
 __all__ = [
     "BertBatch",
@@ -21,6 +22,8 @@ __all__ = [
     "PaddedSequences",
     "RnnBatch",
     "RnnFeaturizer",
+    "Seq2SeqBatch",
+    "Seq2SeqFeaturizer",
     "SequenceBuilder",
     "TokenTensors",
     "resolve_pretrained",

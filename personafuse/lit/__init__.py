@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from personafuse.lit.base import PersonafuseModule, linear_warmup_decay
+from personafuse.lit.generation import GenerationModule
 from personafuse.lit.ranking import LOSSES, RankingModule
 
-__all__ = ["LOSSES", "PersonafuseModule", "RankingModule", "linear_warmup_decay"]
+__all__ = [
+    "LOSSES",
+    "GenerationModule",
+    "PersonafuseModule",
+    "RankingModule",
+    "linear_warmup_decay",
+]

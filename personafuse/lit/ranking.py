@@ -40,6 +40,8 @@ class RankingModule(PersonafuseModule):
     trainer's estimate of the run's optimiser steps.
     """
 
+    task = "ranking"
+
     def __init__(
         self,
         network: nn.Module,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from personafuse.generation.metrics import GENERATION_METRICS
 from personafuse.predictions import read_predictions
-from personafuse.significance import PairedTest, paired_ttest
+from personafuse.significance import PairedTest, paired_ttest, ttest_paired_values
 
 __all__ = ["Cell", "CellKey", "Run", "collect_cells", "find_runs"]
 
@@ -57,6 +59,10 @@ class Run:
     @property
     def predictions(self) -> Path:
         return self.directory / "predictions_test.tsv"
+
+    @property
+    def generations(self) -> Path:
+        return self.directory / "generations_test.tsv"
 
 
 @dataclass
@@ -115,6 +121,9 @@ def collect_cells(runs: list[Run]) -> dict[CellKey, Cell]:
         baseline = cells.get(cell.key.baseline)
         if cell.key.persona == "none" or baseline is None:
             continue
+        if cell.best.generations.is_file() and baseline.best.generations.is_file():
+            cell.tests = _generation_tests(cell.best.generations, baseline.best.generations)
+            continue
         if not (cell.best.predictions.is_file() and baseline.best.predictions.is_file()):
             continue
         run_results = read_predictions(cell.best.predictions)
@@ -122,3 +131,26 @@ def collect_cells(runs: list[Run]) -> dict[CellKey, Cell]:
         for metric in ("hits@1", "mrr"):
             cell.tests[metric] = paired_ttest(run_results, base_results, metric)
     return dict(sorted(cells.items()))
+
+
+def _per_context(path: Path) -> dict[str, dict[int, float]]:
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return {
+        metric: {int(row["context_id"]): float(row[metric]) for row in rows}
+        for metric in GENERATION_METRICS
+    }
+
+
+def _generation_tests(run: Path, baseline: Path) -> dict[str, PairedTest]:
+    """Paired t-tests of each response's BLEU, Dist-1, Dist-2 and length, over the contexts
+    both runs generated for."""
+    ours, theirs = _per_context(run), _per_context(baseline)
+    tests = {}
+    for metric in GENERATION_METRICS:
+        shared = sorted(ours[metric].keys() & theirs[metric].keys())
+        if shared:
+            tests[metric] = ttest_paired_values(
+                metric, [ours[metric][c] for c in shared], [theirs[metric][c] for c in shared]
+            )
+    return tests

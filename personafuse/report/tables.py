@@ -7,6 +7,7 @@ std and n follow. A missing cell is shown as "–", never filled in.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ class Table:
     def latex(self) -> str:
         def tex(text: str) -> str:
             text = text.replace("★", r"$^\star$").replace("±", r"$\pm$").replace("–", "--")
-            return text.replace("_", r"\_").replace("%", r"\%").replace("#", r"\#")
+            text = text.replace("_", r"\_").replace("%", r"\%").replace("#", r"\#")
+            return re.sub(r"\*\*(.+?)\*\*", r"\\textbf{\1}", text)
 
         spec = "l" + "r" * (len(self.header) - 1)
         lines = [
@@ -86,6 +88,8 @@ def paper_tables(cells: dict[CellKey, Cell], dataset: str) -> list[Table]:
         return cells.get(key)
 
     models = [m for m in MODELS if any(k.model == m for k in cells)] or list(MODELS)
+    if not any(k.model in MODELS for k in cells):  # a generation-only sweep: Table 7 alone
+        return [generation_table(cells, dataset)]
     metric_headers = [label for _, label in METRICS]
     tables = []
 
@@ -137,6 +141,8 @@ def paper_tables(cells: dict[CellKey, Cell], dataset: str) -> list[Table]:
     ]
     tables.append(Table("Table 5: BERT-CRA, original and revised personas", header5, rows))
 
+    if any(k.model == "unilm" and k.dataset == dataset for k in cells):
+        tables.append(generation_table(cells, dataset))
     speed_cells = [
         (_name(model, fusion), get(model, "none" if fusion is None else "self", fusion))
         for model in models
@@ -205,4 +211,58 @@ def speed_table(cells: list[tuple[str, Cell | None]]) -> Table:
         ["model", "contexts/s", "pairs/s", "device"],
         rows,
         notes,
+    )
+
+
+# Table 7 of the paper: BLEU, Dist-1, Dist-2, length (MiniLM-L12 on Persona-Chat, original).
+PAPER_TABLE7 = {
+    "none": ("3.54", "94.47", "99.49", "8.73"),
+    "self": ("4.50★", "94.94★", "99.59", "8.59"),
+    "partner": ("3.65★", "93.80★", "99.48", "9.05★"),
+}
+GENERATION_COLUMNS = (("bleu", "BLEU"), ("dist1", "Dist-1"), ("dist2", "Dist-2"),
+                      ("length", "length"))  # fmt: skip
+
+
+def generation_table(cells: dict[CellKey, Cell], dataset: str) -> Table:
+    """Table 7: the generator with no, self and partner persona (CA), original personas.
+
+    Values are the best run's (by validation) test averages: BLEU, Dist-1, Dist-2 in %,
+    length in words; with several seeds, mean ± std and n follow. ★: the paired t-test of
+    per-response values against the no-persona model gives p < 0.05 (a gain or a loss, as
+    in the paper); bold: the best of the three (length has no best). The paper's rows follow.
+    """
+    rows_of = {
+        persona: cells.get(
+            CellKey(dataset, "original", "unilm", persona, None if persona == "none" else "ca")
+        )
+        for persona in ("none", "self", "partner")
+    }
+    best = {
+        metric: max((c.value(metric) for c in rows_of.values() if c), default=None)
+        for metric, _ in GENERATION_COLUMNS[:3]
+    }
+    labels = {"none": "MiniLM", "self": "MiniLM-CA-Self", "partner": "MiniLM-CA-Partner"}
+    rows = []
+    for persona, cell in rows_of.items():
+        row = [labels[persona]]
+        for metric, _ in GENERATION_COLUMNS:
+            if cell is None:
+                row.append(MISSING)
+                continue
+            test = cell.tests.get(metric)
+            text = f"{cell.value(metric):.2f}" + ("★" if test and test.significant else "")
+            if best.get(metric) is not None and cell.value(metric) == best[metric]:
+                text = f"**{text}**"
+            if len(cell.runs) > 1:
+                mean, std = cell.mean_std(metric)
+                text += f" ({mean:.2f} ± {std:.2f}, n={len(cell.runs)})"
+            row.append(text)
+        rows.append(row)
+    rows += [[f"{labels[p]} (paper)", *PAPER_TABLE7[p]] for p in ("none", "self", "partner")]
+    return Table(
+        "Table 7: response generation, original personas (CA; the paper's numbers below)",
+        ["model", *(label for _, label in GENERATION_COLUMNS)],
+        rows,
+        ["The paper's rows: MiniLM-L12 on Persona-Chat (Gu et al., 2021, Table 7)."],
     )
