@@ -100,7 +100,9 @@ def _argv(command: str, tiny_bert: Path) -> list[str]:
     module, arguments = words[2], words[3:]
     if module == "personafuse.train" and not {"--help", "--cfg"} & set(arguments):
         bert = any(a in ("model=bert", "experiment=bert_demo") for a in arguments)
+        generator = "model=unilm" in arguments
         model = [f"model.pretrained={tiny_bert}", "model.max_len=64"] if bert else TINY_RNN
+        model = [f"model.pretrained={tiny_bert}"] if generator else model
         arguments = [*arguments, *TINY, *model]
     return [sys.executable, "-m", module, *arguments]
 

@@ -15,7 +15,7 @@ def test_tokens_split_punctuation_and_lower_case():
 
 
 def test_distinct_by_hand():
-    words = "i like dogs i like cats".split()
+    words = ["i", "like", "dogs", "i", "like", "cats"]
     assert distinct(words, 1) == pytest.approx(4 / 6)  # i like dogs cats
     assert distinct(words, 2) == pytest.approx(4 / 5)  # "i like" twice
     assert distinct(["hi"], 2) == 0.0  # no bigram at all

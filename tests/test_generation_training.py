@@ -98,6 +98,28 @@ def test_unilm_trains_and_generates_with_the_real_configs(persona, tiny_bert, tm
         assert evaluated.returncode == 0, evaluated.stderr[-3000:]
         again = json.loads((run / "evaluate" / "test" / "metrics.json").read_text())
         assert again["test/bleu"] == pytest.approx(metrics["test/bleu"])
+        _generate_from(run, tmp_path)
+
+
+def _generate_from(run, tmp_path):
+    """The Python call and the generate command on a trained generator."""
+    from personafuse.generate import ResponseGenerator
+
+    generator = ResponseGenerator.load(run / "checkpoints" / "best.ckpt")
+    reply = generator.generate(["hi there .", "hello , i like dogs ."], self_persona=["i ski ."])
+    beam = generator.generate(["hi there ."], self_persona=["i ski ."], strategy="beam")
+    assert isinstance(reply, str) and isinstance(beam, str)
+    with pytest.raises(ValueError, match="trained with persona=self: it would not read it"):
+        generator.generate(["hi ."], partner_persona=["i swim ."])
+    generated = subprocess.run(
+        [sys.executable, "-m", "personafuse.generate", f"ckpt_path={run}/checkpoints/best.ckpt",
+         "split=valid", "trainer.limit_val_batches=1", "module.decoding.strategy=beam"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    out = run / "generate" / "valid"
+    assert (out / "generations_valid.tsv").is_file()
+    assert json.loads((out / "metrics.json").read_text())["valid/contexts"] > 0
 
 
 def test_a_ranking_fusion_for_the_generator_is_a_clear_error(tiny_bert, tmp_path):
@@ -105,3 +127,49 @@ def test_a_ranking_fusion_for_the_generator_is_a_clear_error(tiny_bert, tmp_path
     assert result.returncode == 1
     assert "fusion=ra cannot serve model=unilm; fusions that serve it: ca" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _fake_generation_run(root, persona: str, bleus: list[float], seed: int = 0):
+    from personafuse.generation.metrics import GENERATION_METRICS
+
+    directory = root / f"unilm-{persona}-{seed}"
+    directory.mkdir(parents=True)
+    shift = (persona == "partner") * 1.0  # the partner's responses: a word longer
+    lengths = [8.0 + i % 3 + shift * (1 + i % 2 / 10) for i in range(len(bleus))]
+    metrics = {
+        "dataset": "SyntheticPersonaChat", "version": "original", "model": "unilm",
+        "fusion": None if persona == "none" else "ca", "persona": persona,
+        "persona_as_context": False, "subtype": None, "seed": seed, "monitor": "val/bleu",
+        "val/bleu": 100 * sum(bleus) / len(bleus), "test/bleu": 100 * sum(bleus) / len(bleus),
+        "test/dist1": 90.0, "test/dist2": 99.0, "test/length": sum(lengths) / len(lengths),
+    }  # fmt: skip
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    lines = ["\t".join(("context_id", "persona", "reference", "hypothesis", *GENERATION_METRICS))]
+    for index, (bleu, length) in enumerate(zip(bleus, lengths, strict=True)):
+        lines.append(f"{index}\tp\tref\thyp\t{bleu}\t0.9\t0.99\t{length}")
+    (directory / "generations_test.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_report_renders_table7_with_stars_bold_and_the_papers_rows(tmp_path):
+    import numpy as np
+
+    from personafuse.report.main import build_report
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.0, 0.05, 200).round(4).tolist()
+    _fake_generation_run(tmp_path / "sweep", "none", base)
+    _fake_generation_run(tmp_path / "sweep", "self", [b + 0.03 + rng.normal(0, 5e-3) for b in base])
+    _fake_generation_run(tmp_path / "sweep", "partner", [b + rng.normal(0, 1e-3) for b in base])
+    build_report([tmp_path / "sweep"], tmp_path / "report")
+    markdown = (tmp_path / "report" / "tables.md").read_text()
+    assert "Table 7: response generation" in markdown
+    rows = {line.split(" | ")[0].strip("| "): line for line in markdown.splitlines()
+            if line.startswith("| MiniLM")}  # fmt: skip
+    assert "**" in rows["MiniLM-CA-Self"].split(" | ")[1] and "★" in rows["MiniLM-CA-Self"]
+    assert "★" not in rows["MiniLM-CA-Partner"].split(" | ")[1]  # BLEU: no real change
+    assert rows["MiniLM-CA-Partner"].split(" | ")[4].strip(" |").endswith("★")  # length: +1
+    assert (
+        rows["MiniLM-CA-Self (paper)"]
+        == "| MiniLM-CA-Self (paper) | 4.50★ | 94.94★ | 99.59 | 8.59 |"
+    )
+    assert r"\textbf{" in (tmp_path / "report" / "tables.tex").read_text()

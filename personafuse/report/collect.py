@@ -95,7 +95,8 @@ class Cell:
 
 
 def find_runs(directories: list[Path]) -> list[Run]:
-    """Every training run (a ``metrics.json`` with test metrics) under the directories."""
+    """Every training run (a ``metrics.json`` with test metrics: ranking or generation) under
+    the directories."""
     runs = []
     for directory in directories:
         if not Path(directory).is_dir():
@@ -107,7 +108,7 @@ def find_runs(directories: list[Path]) -> list[Run]:
                 metrics = json.loads(path.read_text())
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}: not valid JSON ({err})") from None
-            if "test/hits@1" in metrics and "model" in metrics:
+            if "model" in metrics and any(key.startswith("test/") for key in metrics):
                 runs.append(Run(path.parent, metrics))
     return runs
 

@@ -13,6 +13,7 @@ import csv
 import sys
 from pathlib import Path
 
+from personafuse.generation.metrics import GENERATION_METRICS
 from personafuse.report.collect import Cell, CellKey, collect_cells, find_runs
 from personafuse.report.plots import plot_hits, plot_validation_curves
 from personafuse.report.tables import paper_tables
@@ -21,28 +22,30 @@ __all__ = ["build_report", "main"]
 
 
 def _write_cells(cells: dict[CellKey, Cell], path: Path) -> None:
-    columns = [
-        "dataset", "version", "model", "fusion", "persona", "persona_as_context", "subtype",
-        "seeds", "best_seed", "test_hits@1", "test_mrr", "mean_hits@1", "std_hits@1",
-        "mean_mrr", "std_mrr", "p_hits@1", "p_mrr", "best_run",
-    ]  # fmt: skip
+    """Every configuration with its seeds, the best run's test values, mean ± std and the
+    paired t-test's p of each metric it has (ranking: hits@1, MRR; generation: BLEU, Dist-1,
+    Dist-2, length)."""
+    metrics = [m for m in ("hits@1", "mrr", *GENERATION_METRICS)
+               if any(f"test/{m}" in c.best.metrics for c in cells.values())]  # fmt: skip
+    keys = ["dataset", "version", "model", "fusion", "persona", "persona_as_context", "subtype"]
+    columns = [*keys, "seeds", "best_seed"]
+    for metric in metrics:
+        columns += [f"test_{metric}", f"mean_{metric}", f"std_{metric}", f"p_{metric}"]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([*columns, "best_run"])
         for key, cell in cells.items():
-            best = cell.best
-            tests = cell.tests
-            writer.writerow(
-                [
-                    key.dataset, key.version, key.model, key.fusion or "", key.persona,
-                    key.persona_as_context, "" if key.subtype is None else key.subtype,
-                    len(cell.runs), best.metrics["seed"], cell.value("hits@1"),
-                    cell.value("mrr"), *cell.mean_std("hits@1"), *cell.mean_std("mrr"),
-                    tests["hits@1"].p_value if "hits@1" in tests else "",
-                    tests["mrr"].p_value if "mrr" in tests else "",
-                    best.directory,
-                ]
-            )  # fmt: skip
+            row = [key.dataset, key.version, key.model, key.fusion or "", key.persona,
+                   key.persona_as_context, "" if key.subtype is None else key.subtype,
+                   len(cell.runs), cell.best.metrics["seed"]]  # fmt: skip
+            for metric in metrics:
+                if f"test/{metric}" not in cell.best.metrics:
+                    row += ["", "", "", ""]
+                    continue
+                test = cell.tests.get(metric)
+                row += [cell.value(metric), *cell.mean_std(metric),
+                        test.p_value if test else ""]  # fmt: skip
+            writer.writerow([*row, cell.best.directory])
 
 
 def build_report(directories: list[Path], out: Path) -> dict:

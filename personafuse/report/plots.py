@@ -54,6 +54,7 @@ def _chosen(cells: dict[CellKey, Cell], dataset: str) -> dict[tuple, Cell]:
         (k.model, k.fusion, k.persona): c
         for k, c in cells.items()
         if k.dataset == dataset
+        and k.model in MODELS  # the rankers (Table 7's generator has its own table)
         and k.version == "original"
         and not k.persona_as_context
         and k.subtype in (None, True)
