@@ -125,6 +125,10 @@ def _fail(key: str, value, allowed: str) -> ConfigError:
     return ConfigError(f"{key}={value}: must be {allowed}")
 
 
+# Monitored metrics where lower is better (the checkpoint callback's mode must be min).
+LOWER_IS_BETTER = ("val/loss", "val/perplexity")
+
+
 def validate_config(cfg) -> None:
     """Raise :class:`ConfigError` for the first setting out of its range, the monitored metric
     if the module does not log it, or list-valued settings with bad entries."""
@@ -139,6 +143,16 @@ def validate_config(cfg) -> None:
     _check_list(cfg, "model.backbone.char_windows", POSITIVE)
     _check_list(cfg, "module.hits_k", POSITIVE)
     present, monitor = _select(cfg, "monitor")
+    _, mode = _select(cfg, "callbacks.model_checkpoint.mode")
+    if present and mode is not None and (mode == "min") != (monitor in LOWER_IS_BETTER):
+        better = "min" if monitor in LOWER_IS_BETTER else "max"
+        raise ConfigError(
+            f"monitor={monitor} with callbacks.model_checkpoint.mode={mode}: the best "
+            f"checkpoint would be the worst; set callbacks.model_checkpoint.mode={better}"
+        )
+    module_class = _module_class(cfg)
+    if module_class is not None and hasattr(module_class, "check_config"):
+        module_class.check_config(cfg.module)  # the module's own settings
     logged = _validation_metrics(cfg)
     if present and logged is not None and monitor not in logged:
         raise ConfigError(
@@ -158,17 +172,22 @@ def _check_list(cfg, key: str, rule: Rule) -> None:
             raise _fail(key, list(values), f"a list of {rule.describe()}")
 
 
-def _validation_metrics(cfg) -> list[str] | None:
-    """What the configured LightningModule logs in validation, or None when it does not say."""
+def _module_class(cfg):
+    """The configured LightningModule class, or None when it cannot be imported yet."""
     present, target = _select(cfg, "module._target_")
     if not present:
         return None
     from hydra.utils import get_class
 
     try:
-        module_class = get_class(target)
+        return get_class(target)
     except Exception:  # a user's module that is not importable yet: Hydra reports it later
         return None
+
+
+def _validation_metrics(cfg) -> list[str] | None:
+    """What the configured LightningModule logs in validation, or None when it does not say."""
+    module_class = _module_class(cfg)
     declared = getattr(module_class, "validation_metrics", None)
     try:
         return list(declared(cfg.module)) if declared else None

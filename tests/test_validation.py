@@ -28,6 +28,13 @@ CASES = [
     (["dataset.dialogues.valid=0"], "dataset.dialogues.valid=0: must be an integer ≥ 1"),
     (["model.dropout=1.5"], "model.dropout=1.5: must be a number ≥ 0 and < 1"),
     (["monitor=val/bogus"], "monitor=val/bogus: not a validation metric the module logs; valid"),
+    (["model=unilm", "monitor=val/hits@1"], "monitor=val/hits@1: not a validation metric the"),
+    (
+        ["model=unilm", "monitor=val/perplexity"],
+        "callbacks.model_checkpoint.mode=max: the best checkpoint would be the worst; set "
+        "callbacks.model_checkpoint.mode=min",
+    ),
+    (["model=unilm", "module.decoding.strategy=topk"], "strategy='topk'; valid choices: greedy"),
     (["trainer.limit_val_batches=-2"], "trainer.limit_val_batches=-2: must be an integer ≥ 1"),
     (["model.backbone.char_windows=[3,0]"], "model.backbone.char_windows=[3, 0]: must be a list"),
     (
@@ -59,6 +66,9 @@ def test_the_shipped_configs_are_valid():
         ["model=bert"],
         ["experiment=demo"],
         ["experiment=bert_demo"],
+        ["model=unilm"],
+        ["model=unilm", "monitor=val/perplexity", "callbacks.model_checkpoint.mode=min"],
+        ["experiment=table7"],
     ):
         validate_config(compose_config(overrides=overrides))
 

@@ -85,6 +85,24 @@ class GenerationModule(PersonafuseModule):
         self.generations: dict[str, list[tuple]] = {"val": [], "test": []}
 
     @classmethod
+    def check_config(cls, module_cfg) -> None:
+        """Raise :class:`~personafuse.config.ConfigError` for bad decoding settings, before
+        any data is read."""
+        from omegaconf import OmegaConf
+
+        from personafuse.config import ConfigError
+
+        for key in ("decoding", "validation_decoding"):
+            settings = module_cfg.get(key)
+            if settings is None:
+                continue
+            try:
+                DecodingConfig(**OmegaConf.to_container(settings, resolve=True))
+            except (TypeError, ValueError) as err:
+                message = str(err).removeprefix("decoding.")
+                raise ConfigError(f"module.{key}.{message}") from None
+
+    @classmethod
     def validation_metrics(cls, module_cfg) -> list[str]:
         generated = [f"val/{m}" for m in GENERATION_METRICS]
         return ["val/loss", "val/perplexity", *generated]
