@@ -92,6 +92,12 @@ def test_max_steps_mid_epoch_leaves_a_best_checkpoint_that_evaluate_loads(tmp_pa
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     again = json.loads((run / "evaluate" / "test" / "metrics.json").read_text())
     assert again["test/hits@1"] == pytest.approx(metrics["test/hits@1"])
+    refused = subprocess.run(
+        [sys.executable, "-m", "personafuse.generate", f"ckpt_path={run}/checkpoints/best.ckpt"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "a ranking checkpoint (model=hre); use python -m personafuse.evaluate" in refused.stderr
 
 
 def test_limited_batches_leave_predictions_for_the_contexts_scored(tmp_path):
