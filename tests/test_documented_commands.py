@@ -35,7 +35,7 @@ NOT_OFFLINE = [
     ("--out DIR [", "a synopsis with placeholders"),
 ]
 # Pages that record the commands of a result, at the commit they name.
-HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/")
+HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/", "docs/synthetic_table7/")
 # Seconds-long runs: a tiny corpus and network, two steps, one batch per evaluation.
 TINY = [
     "dataset.dialogues.train=40",
@@ -114,7 +114,14 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("documented")
 
 
-@pytest.mark.parametrize(("document", "command"), RUNNABLE, ids=[c for _, c in RUNNABLE])
+def _params():
+    """A 16-job sweep runs with the slow tests (the sweep machinery is in test_train.py)."""
+    for document, command in RUNNABLE:
+        marks = [pytest.mark.slow] if "--multirun" in command else []
+        yield pytest.param(document, command, marks=marks, id=command)
+
+
+@pytest.mark.parametrize(("document", "command"), list(_params()))
 def test_documented_command_runs(document, command, workdir, tiny_bert):
     env = {
         **os.environ,

@@ -80,7 +80,11 @@ def _steps_per_epoch(baseline: Path) -> int:
     return metrics["steps"] // 2
 
 
-@pytest.mark.parametrize("where", ["mid-epoch", "next-epoch", "epoch-end"])
+@pytest.mark.parametrize(
+    "where",
+    # mid-epoch in the default run; the other two kill points with the slow tests (time)
+    ["mid-epoch", *(pytest.param(w, marks=pytest.mark.slow) for w in ("next-epoch", "epoch-end"))],
+)
 def test_a_killed_run_resumes_to_the_uninterrupted_result(baseline, where):
     """Killed after a save within epoch 0, within epoch 1, or right after the checkpoint of
     epoch 0's end (saving only at validations): the resumed run ends as the baseline."""
