@@ -6,4 +6,19 @@ from personafuse.data import PersonaChatFormatError, RankingExample, read_person
 
 __version__ = "0.1.0"
 
-__all__ = ["PersonaChatFormatError", "RankingExample", "__version__", "read_personachat"]
+__all__ = [
+    "PersonaChatFormatError",
+    "Ranker",
+    "RankingExample",
+    "__version__",
+    "read_personachat",
+]
+
+
+def __getattr__(name: str):
+    # Ranker loads Lightning and the models: imported on first use, not with the package.
+    if name == "Ranker":
+        from personafuse.ranker import Ranker
+
+        return Ranker
+    raise AttributeError(f"module 'personafuse' has no attribute {name!r}")

@@ -49,23 +49,15 @@ class ResponseGenerator:
             CheckpointError: The file is not a usable personafuse checkpoint.
             ValueError: The checkpoint is not a generator's.
         """
-        from personafuse.checkpoints import load_verified
-        from personafuse.config import compose_config
-        from personafuse.evaluate import training_overrides
-        from personafuse.network import fused_personas, restore_network
+        from personafuse.network import fused_personas, load_run
 
-        checkpoint = load_verified(ckpt_path)
-        run_dir = Path(ckpt_path).resolve().parent.parent
-        cfg = compose_config(overrides=training_overrides(run_dir))
-        featurizer, network = restore_network(cfg, run_dir, checkpoint)
+        cfg, featurizer, network, checkpoint = load_run(ckpt_path, device)
         if not hasattr(network, "generate"):
             raise ValueError(f"{ckpt_path}: a model={cfg.model.name} checkpoint ranks, it does "
-                             "not generate; train model=unilm")  # fmt: skip
-        state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items()}
-        network.load_state_dict(state)
+                             "not generate; use personafuse.Ranker")  # fmt: skip
         decoding = checkpoint["hyper_parameters"].get("decoding", {})
         personas = fused_personas(cfg.persona.name, bool(cfg.persona.as_context))
-        return cls(network.to(device), featurizer, decoding, personas)
+        return cls(network, featurizer, decoding, personas)
 
     def generate(
         self,

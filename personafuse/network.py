@@ -19,7 +19,13 @@ from personafuse.data.schema import RankingExample
 from personafuse.fusion import FUSIONS
 from personafuse.registry import import_plugins
 
-__all__ = ["build_network", "check_network_config", "fused_personas", "restore_network"]
+__all__ = [
+    "build_network",
+    "check_network_config",
+    "fused_personas",
+    "load_run",
+    "restore_network",
+]
 
 
 def fused_personas(persona: str, as_context: bool = False) -> tuple[str, ...]:
@@ -104,3 +110,38 @@ def restore_network(cfg, run_dir: Path, checkpoint: dict):
     featurizer = instantiate(cfg.model.featurizer).load(run_dir)
     state = {key.removeprefix("network."): value for key, value in checkpoint["state_dict"].items()}
     return featurizer, build_network(cfg, featurizer, state_dict=state)
+
+
+def load_run(ckpt_path, device: str = "cpu"):
+    """A trained run's config, featurizer and network with the checkpoint's weights, in eval
+    mode on ``device`` (``auto``: the GPU when there is one). The checkpoint is verified
+    first, and one written by another personafuse version (major.minor) is refused.
+
+    Returns:
+        ``(cfg, featurizer, network, checkpoint)``.
+
+    Raises:
+        CheckpointError: The file is not a usable checkpoint of this version.
+    """
+    import torch
+
+    from personafuse import __version__
+    from personafuse.checkpoints import KEY, CheckpointError, load_verified
+    from personafuse.config import compose_config
+    from personafuse.evaluate import training_overrides
+
+    checkpoint = load_verified(ckpt_path)
+    written = checkpoint[KEY].get("version", "unknown")
+    if written.split(".")[:2] != __version__.split(".")[:2]:
+        raise CheckpointError(
+            f"{ckpt_path}: written by personafuse {written}, this is {__version__}; load it "
+            f"with personafuse {written} or retrain"
+        )
+    run_dir = Path(ckpt_path).resolve().parent.parent
+    cfg = compose_config(overrides=training_overrides(run_dir))
+    featurizer, network = restore_network(cfg, run_dir, checkpoint)
+    state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items()}
+    network.load_state_dict(state)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg, featurizer, network.eval().to(device), checkpoint

@@ -1,0 +1,88 @@
+"""``personafuse.Ranker``: a trained run ranks replies from Python with the scores `evaluate`
+writes, and refuses inputs the model cannot read."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from personafuse.checkpoints import KEY, CheckpointError
+
+from .conftest import TINY_TRAINING, run_train_cli
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ranker")
+    run = root / "run"
+    result = run_train_cli(
+        [*TINY_TRAINING, "trainer.max_steps=3", f"hydra.run.dir={run}",
+         f"paths.cache_dir={root}/cache"],
+        root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
+def test_scores_equal_those_evaluate_wrote(trained):
+    from hydra.utils import instantiate
+
+    from personafuse import Ranker
+    from personafuse.config import compose_config
+    from personafuse.evaluate import training_overrides
+
+    ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
+    cfg = compose_config(overrides=training_overrides(trained))
+    datamodule = instantiate(cfg.datamodule)
+    datamodule.prepare_data()
+    examples = datamodule.load_split("test")[:40]  # the same shuffled candidates as the run
+    scores = ranker.score(
+        [e.context for e in examples],
+        [e.candidates for e in examples],
+        [e.self_persona for e in examples],
+        [e.partner_persona for e in examples],
+    )
+    with (trained / "predictions_test.tsv").open() as handle:
+        written = {(int(r[0]), int(r[1])): float(r[2]) for r in csv.reader(handle, delimiter="\t")}
+    for context_id, (example, row) in enumerate(zip(examples, scores, strict=True)):
+        for j, score in enumerate(row):
+            assert score == pytest.approx(written[(context_id, example.candidate_ids[j])],
+                                          rel=1e-4, abs=1e-5)  # fmt: skip
+    ranked = ranker.rank(examples[0].context, examples[0].candidates,
+                         self_persona=examples[0].self_persona, top_k=3)  # fmt: skip
+    assert [r.score for r in ranked] == sorted(scores[0], reverse=True)[:3]
+    assert examples[0].candidates[ranked[0].index] == ranked[0].text
+
+
+def test_inputs_the_model_cannot_read_are_refused(trained):
+    from personafuse import Ranker
+
+    ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
+    with pytest.raises(ValueError, match="context 0 is empty"):
+        ranker.rank([], ["a ."])
+    with pytest.raises(ValueError, match="context 0 has no candidates"):
+        ranker.rank(["hi ."], [])
+    with pytest.raises(ValueError, match="not a single string"):
+        ranker.rank("hi .", ["a .", "b ."])
+    with pytest.raises(ValueError, match="trained with persona=self: it would not read it"):
+        ranker.rank(["hi ."], ["a ."], partner_persona=["i swim ."])
+    with pytest.raises(ValueError, match="2 contexts, 1 candidate lists"):
+        ranker.score([["hi ."], ["yo ."]], [["a ."]])
+
+
+def test_a_checkpoint_of_another_version_is_refused(trained, tmp_path):
+    import shutil
+
+    import torch
+
+    from personafuse import Ranker
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    path = copy / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint[KEY]["version"] = "9.9.0"
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"written by personafuse 9\.9\.0"):
+        Ranker.from_checkpoint(path)
