@@ -86,3 +86,23 @@ def test_a_checkpoint_of_another_version_is_refused(trained, tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match=r"written by personafuse 9\.9\.0"):
         Ranker.from_checkpoint(path)
+
+
+def test_two_stage_reply_reranks_the_bm25_top_k(trained):
+    from personafuse import Ranker
+    from personafuse.retrieval import Bm25Retriever, TwoStageResponder
+
+    ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
+    pool = ["i like dogs .", "i have two cats .", "hiking is fun .", "dogs are good pets .",
+            "i work as a nurse ."]  # fmt: skip
+    retriever = Bm25Retriever(pool)
+    responder = TwoStageResponder(ranker, retriever, first_stage=3)
+    context = ["hi !", "do you like dogs or cats ?"]
+    replies = responder.reply(context, self_persona=["i have a dog ."], top_k=3)
+    first = retriever.top_k(context, 3)
+    assert sorted(r.index for r in replies) == sorted(first)
+    assert all(pool[r.index] == r.text for r in replies)
+    expected = ranker.rank(context, [pool[i] for i in first], ["i have a dog ."])
+    assert [r.score for r in replies] == [r.score for r in expected]
+    with pytest.raises(ValueError, match="first_stage=0: must be an integer ≥ 1"):
+        TwoStageResponder(ranker, retriever, first_stage=0)
