@@ -13,17 +13,23 @@ FIXTURES = Path(__file__).parent / "fixtures"
 RAW = FIXTURES / "personachat" / "raw"
 TINY_DIALOGUES = {"train": 120, "valid": 40, "test": 40}
 # Overrides that make a training run take seconds: tiny corpus, tiny network, quiet trainer.
-TINY_TRAINING = [
-    "experiment=demo",
+TINY_CORPUS = [
     "dataset.dialogues.train=40",
     "dataset.dialogues.valid=20",
     "dataset.dialogues.test=20",
+]
+TINY_RNN = [
     "model.backbone.hidden_size=8",
     "model.backbone.char_filters=2",
     "model.mlp_hidden=8",
     "model.embeddings.word2vec_dim=8",
     "model.embeddings.word2vec_epochs=1",
     "model.eval_batch_size=16",
+]
+TINY_TRAINING = [
+    "experiment=demo",
+    *TINY_CORPUS,
+    *TINY_RNN,
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
 ]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import TINY_CORPUS, TINY_RNN
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", re.S)
@@ -38,21 +40,11 @@ NOT_OFFLINE = [
 HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/", "docs/synthetic_table7/")
 # Seconds-long runs: a tiny corpus and network, two steps, one batch per evaluation.
 TINY = [
-    "dataset.dialogues.train=40",
-    "dataset.dialogues.valid=20",
-    "dataset.dialogues.test=20",
+    *TINY_CORPUS,
     "trainer.max_steps=2",
     "trainer.limit_val_batches=1",
     "trainer.limit_test_batches=1",
     "trainer.enable_progress_bar=false",
-]
-TINY_RNN = [
-    "model.backbone.hidden_size=8",
-    "model.backbone.char_filters=2",
-    "model.mlp_hidden=8",
-    "model.embeddings.word2vec_dim=8",
-    "model.embeddings.word2vec_epochs=1",
-    "model.eval_batch_size=16",
 ]
 
 

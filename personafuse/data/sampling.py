@@ -65,20 +65,13 @@ class ShardSampler(Sampler):
         return iter(self.indices)
 
 
-def interleave_shards(shards: list[torch.Tensor]) -> torch.Tensor:
-    """Rows of the :class:`ShardSampler` shards of every rank (``shards[r]`` from rank r),
-    back in dataset order.
-
-    Shapes:
-        shards: R tensors (N_r, ...) -> (sum N_r, ...).
-    """
-    total = sum(len(shard) for shard in shards)
-    shape = next((shard.shape[1:] for shard in shards if len(shard)), shards[0].shape[1:])
-    out = shards[0].new_empty((total, *shape))
-    for rank, shard in enumerate(shards):
-        if len(shard):  # a process with no context of its own (fewer contexts than processes)
-            out[rank :: len(shards)] = shard
-    return out
+def interleave_shards(shards: list[list]) -> list:
+    """Per-context outputs of the :class:`ShardSampler` shards of every rank (``shards[r]``
+    from rank r: contexts r, r + R, …), back in dataset order."""
+    ordered = []
+    for index in range(max((len(shard) for shard in shards), default=0)):
+        ordered += [shard[index] for shard in shards if index < len(shard)]
+    return ordered
 
 
 class ResumableLoader(DataLoader):

@@ -34,12 +34,11 @@ def gather_in_order(trainer, local: list) -> list:
         return list(local)
     import torch.distributed as dist
 
+    from personafuse.data.sampling import interleave_shards
+
     shards: list = [None] * trainer.world_size
     dist.all_gather_object(shards, list(local))
-    ordered = []
-    for index in range(max(len(shard) for shard in shards)):
-        ordered += [shard[index] for shard in shards if index < len(shard)]
-    return ordered
+    return interleave_shards(shards)
 
 
 class PersonafuseModule(L.LightningModule):
