@@ -54,10 +54,6 @@ class KeyValueCache:
     values: list[torch.Tensor]
     visible: torch.Tensor
 
-    @property
-    def length(self) -> int:
-        return self.visible.shape[1]
-
     def select(self, rows: torch.Tensor) -> KeyValueCache:
         """The cache of rows ``rows`` (beam search reorders and repeats hypotheses)."""
         return KeyValueCache(
