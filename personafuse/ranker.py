@@ -14,8 +14,10 @@ context), so the scores equal those of ``python -m personafuse.evaluate`` for th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
@@ -34,13 +36,29 @@ class RankedCandidate:
 
 
 class Ranker:
-    """A trained ranker with its featurizer. Build it with :meth:`from_checkpoint`."""
+    """A trained ranker with its featurizer. Build it with :meth:`from_checkpoint`.
 
-    def __init__(self, network, featurizer, personas: tuple[str, ...], batch_size: int = 32):
+    Any number of candidates can be ranked: a context's candidates are scored in passes of at
+    most ``max_candidates`` (the context's own work is then repeated once per pass).
+    """
+
+    max_candidates = 256
+
+    def __init__(
+        self,
+        network,
+        featurizer,
+        personas: tuple[str, ...],
+        batch_size: int = 32,
+        checkpoint: dict | None = None,
+    ):
         self.network = network.eval()
         self.featurizer = featurizer
         self.personas = personas
         self.batch_size = batch_size
+        # What a response pool's index records to refuse another model: the checkpoint's
+        # path and weights digest, and the run's model, fusion and persona.
+        self.checkpoint = dict(checkpoint or {})
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "auto") -> Ranker:
@@ -50,14 +68,49 @@ class Ranker:
             CheckpointError: Not a usable checkpoint of this personafuse version.
             ValueError: A generation checkpoint (use ``ResponseGenerator``).
         """
+        from personafuse.checkpoints import KEY
         from personafuse.network import fused_personas, load_run
 
-        cfg, featurizer, network, _ = load_run(path, device)
+        cfg, featurizer, network, checkpoint = load_run(path, device)
         if hasattr(network, "generate"):
             raise ValueError(f"{path}: a model={cfg.model.name} checkpoint generates; use "
                              "personafuse.generate.ResponseGenerator")  # fmt: skip
         personas = fused_personas(cfg.persona.name, bool(cfg.persona.as_context))
-        return cls(network, featurizer, personas, int(cfg.model.eval_batch_size))
+        identity = {
+            "path": str(Path(path).resolve()),
+            "weights_sha256": checkpoint[KEY]["weights_sha256"],
+            "model": cfg.model.name,
+            "fusion": cfg.fusion.name if personas else "none",
+            "persona": cfg.persona.name,
+        }
+        ranker = cls(network, featurizer, personas, int(cfg.model.eval_batch_size), identity)
+        ranker.config = cfg
+        return ranker
+
+    def encode_pool(self, texts: Sequence[str], batch_size: int = 512) -> dict[str, np.ndarray]:
+        """What of the model does not depend on the context, for every text of a response
+        pool, to be stored and reused by every query (:mod:`personafuse.retrieval`).
+
+        Returns:
+            ``tokens.*``: the featurizer's ids of each text, packed end to end;
+            ``response_vectors`` (N, D) float32, when the backbone's candidate vectors do
+            not depend on the context (HRE's r̄).
+        """
+        arrays = {f"tokens.{k}": v for k, v in self.featurizer.token_arrays(texts).items()}
+        encode = getattr(self.network, "encode_responses", None)
+        if encode is None:
+            return arrays
+        device = next(self.network.parameters()).device
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                tokens = self.featurizer.responses(texts[start : start + batch_size])
+                vectors = encode(move_data_to_device(tokens, device))
+                if vectors is None:
+                    return arrays
+                chunks.append(vectors[0].float().cpu().numpy())
+        arrays["response_vectors"] = np.concatenate(chunks)
+        return arrays
 
     def rank(
         self,
@@ -66,6 +119,7 @@ class Ranker:
         self_persona: Sequence[str] | None = None,
         partner_persona: Sequence[str] | None = None,
         top_k: int | None = None,
+        response_vectors: np.ndarray | torch.Tensor | None = None,
     ) -> list[RankedCandidate]:
         """The candidates best first, with their scores and indices in ``candidates``.
 
@@ -74,9 +128,20 @@ class Ranker:
             candidates: Replies to rank.
             self_persona, partner_persona: Profile sentences, as the run was trained with.
             top_k: Keep only the best k.
+            response_vectors: (C, D) stored ``response_vectors`` of :meth:`encode_pool` for
+                these candidates, used instead of encoding them.
         """
-        scores = self.score([context], [candidates], [self_persona or ()],
-                            [partner_persona or ()])[0]  # fmt: skip
+        if response_vectors is None:
+            scores = self.score([context], [candidates], [self_persona or ()],
+                                [partner_persona or ()])[0]  # fmt: skip
+        else:
+            example = self._example(0, context, candidates, self_persona or (),
+                                    partner_persona or ())  # fmt: skip
+            vectors = torch.as_tensor(np.asarray(response_vectors))[None]
+            scores, size = [], self.max_candidates
+            for start in range(0, len(candidates), size):
+                part = replace(example, candidates=example.candidates[start : start + size])
+                scores += self._score_batch([part], vectors[:, start : start + size])[0]
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:top_k]
         return [RankedCandidate(candidates[i], scores[i], i) for i in order]
 
@@ -91,8 +156,9 @@ class Ranker:
         (contexts with the same number of candidates share a batch).
 
         Raises:
-            ValueError: An empty context or candidate list, lists of different lengths, or a
-                persona the model was not trained with (it would be ignored).
+            ValueError: An empty context or candidate list, lists of different lengths, a
+                persona the model was not trained with (it would be ignored), or none where
+                the model reads one.
         """
         count = len(contexts)
         self_personas = self_personas or [()] * count
@@ -107,21 +173,37 @@ class Ranker:
             for i, row in enumerate(zip(contexts, candidates, self_personas, partner_personas,
                                         strict=True))
         ]  # fmt: skip
-        scores: list[list[float] | None] = [None] * count
+        # A context with more candidates than one pass takes is scored in parts: a
+        # candidate's score does not depend on the other candidates, only memory does.
+        parts = [
+            replace(example, candidates=example.candidates[start : start + size])
+            for example in examples
+            for size in [self.max_candidates]
+            for start in range(0, len(example.candidates), size)
+        ]
+        part_scores: list[list[float] | None] = [None] * len(parts)
         by_size: dict[int, list[int]] = {}
-        for index, example in enumerate(examples):
-            by_size.setdefault(len(example.candidates), []).append(index)
+        for index, part in enumerate(parts):
+            by_size.setdefault(len(part.candidates), []).append(index)
+        for indices in by_size.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                rows = self._score_batch([parts[i] for i in chunk])
+                for i, row in zip(chunk, rows, strict=True):
+                    part_scores[i] = row
+        scores: list[list[float]] = [[] for _ in examples]
+        for part, row in zip(parts, part_scores, strict=True):
+            scores[part.dialogue_id] += row
+        return scores
+
+    def _score_batch(self, examples, response_vectors: torch.Tensor | None = None):
+        batch = self.featurizer(examples)
+        if response_vectors is not None:
+            batch = replace(batch, response_vectors=response_vectors)
         device = next(self.network.parameters()).device
+        batch = move_data_to_device(batch, device)  # as Lightning moves it
         with torch.no_grad():
-            for indices in by_size.values():
-                for start in range(0, len(indices), self.batch_size):
-                    chunk = indices[start : start + self.batch_size]
-                    batch = self.featurizer([examples[i] for i in chunk])
-                    batch = move_data_to_device(batch, device)  # as Lightning moves it
-                    rows = self.network(batch).float().cpu().tolist()
-                    for i, row in zip(chunk, rows, strict=True):
-                        scores[i] = row
-        return scores  # type: ignore[return-value]
+            return self.network(batch).float().cpu().tolist()
 
     def _example(self, index, context, candidates, self_persona, partner_persona):
         if not context or not any(u.strip() for u in context):
@@ -131,12 +213,19 @@ class Ranker:
         if isinstance(context, str) or isinstance(candidates, str):
             raise ValueError(f"context {index}: give lists of utterances and candidates, not "
                              "a single string")  # fmt: skip
-        for name, given in (("self", self_persona), ("partner", partner_persona)):
-            if given and name not in self.personas:
-                trained = "+".join(self.personas) or "none"
+        trained = "+".join(self.personas) or "none"
+        given = {"self": self_persona, "partner": partner_persona}
+        for name in given:
+            if given[name] and name not in self.personas:
                 raise ValueError(
                     f"{name}_persona given, but this model was trained with persona={trained}: "
                     "it would not read it"
+                )
+        for name in given:
+            if not given[name] and name in self.personas:
+                raise ValueError(
+                    f"context {index}: no {name}_persona, but this model was trained with "
+                    f"persona={trained} and reads one; give its profile sentences"
                 )
         return RankingExample(
             dialogue_id=index, turn=0, context=tuple(context), self_persona=tuple(self_persona),

@@ -116,3 +116,18 @@ def run_train_cli(
         timeout=600,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_hre_run(tmp_path_factory) -> Path:
+    """The run directory of a 3-step HRE-RA (self persona) training run, made once per test
+    session: what the ranking API, the index, the chat and the server load."""
+    root = tmp_path_factory.mktemp("tiny-hre")
+    run = root / "run"
+    result = run_train_cli(
+        [*TINY_TRAINING, "trainer.max_steps=3", f"hydra.run.dir={run}",
+         f"paths.cache_dir={root}/cache"],
+        root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run

@@ -9,20 +9,10 @@ import pytest
 
 from personafuse.checkpoints import KEY, CheckpointError
 
-from .conftest import TINY_TRAINING, run_train_cli
 
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ranker")
-    run = root / "run"
-    result = run_train_cli(
-        [*TINY_TRAINING, "trainer.max_steps=3", f"hydra.run.dir={run}",
-         f"paths.cache_dir={root}/cache"],
-        root,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run
+@pytest.fixture
+def trained(tiny_hre_run):
+    return tiny_hre_run
 
 
 def test_scores_equal_those_evaluate_wrote(trained):
@@ -69,6 +59,24 @@ def test_inputs_the_model_cannot_read_are_refused(trained):
         ranker.rank(["hi ."], ["a ."], partner_persona=["i swim ."])
     with pytest.raises(ValueError, match="2 contexts, 1 candidate lists"):
         ranker.score([["hi ."], ["yo ."]], [["a ."]])
+    with pytest.raises(ValueError, match="no self_persona, but this model was trained with "
+                       "persona=self and reads one"):  # fmt: skip
+        ranker.rank(["hi ."], ["a ."])
+
+
+def test_many_candidates_are_scored_in_passes_with_the_same_scores(trained):
+    from personafuse import Ranker
+
+    ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
+    candidates = ["i like dogs .", "i have two cats .", "hiking is fun .", "a .", "b c d ."]
+    args = ([["hi ."], ["do you like dogs ?"]], [candidates, candidates[:3]],
+            [["i have a dog ."]] * 2)  # fmt: skip
+    whole = ranker.score(*args)
+    ranker.max_candidates = 2
+    parts = ranker.score(*args)
+    assert [len(row) for row in parts] == [5, 3]
+    for row, expected in zip(parts, whole, strict=True):
+        assert row == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_checkpoint_of_another_version_is_refused(trained, tmp_path):

@@ -110,12 +110,17 @@ class HRE(VectorBackbone):
         self.context = ContextAggregator(self.sentences.output_dim, hidden_size, dropout)
         self.output_dim = self.context.output_dim
 
+    def response_vectors(self, tokens: TokenTensors) -> torch.Tensor:
+        """r̄ (Eq. 6) depends on the candidate alone: a response pool stores it."""
+        return self.sentences(tokens)
+
     def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
         utterances = self.sentences(batch.context)  # (B, U, D)
         context = self.context(utterances, batch.context.mask.sum(-1))  # (B, D)
+        responses = batch.response_vectors
         return Encoded(
             context,
-            self.sentences(batch.responses),
+            self.sentences(batch.responses) if responses is None else responses,
             self.sentences.personas(batch, personas),
             utterances=(utterances, batch.context.mask),
         )

@@ -80,6 +80,15 @@ class PersonaRanker(nn.Module):
             nn.Linear(mlp_hidden, 1),
         )
 
+    def encode_responses(self, tokens) -> torch.Tensor | None:
+        """The backbone's context-independent candidate vectors (HRE's r̄), which a batch
+        may then carry as ``response_vectors``; None when it has none.
+
+        Shapes:
+            tokens: (*group, L) -> (*group, D).
+        """
+        return self.backbone.response_vectors(tokens)
+
     def forward(self, batch) -> torch.Tensor:
         """Shapes: returns (B, C) scores (logits of the softmax over candidates)."""
         encoded = self.backbone(batch, self.personas)

@@ -29,6 +29,12 @@ class VectorBackbone(Backbone):
     options from ``conf/model/NAME.yaml``.
     """
 
+    def response_vectors(self, tokens):
+        """Candidate vectors that do not depend on the context, (*group, L) tokens ->
+        (*group, D), for a response pool to compute once; None when the backbone has none
+        (IMN matches every candidate with the context first)."""
+        return None
+
     @classmethod
     def serves(cls, fusion: type[PersonaFusion]) -> bool:
         return fusion.attends()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from personafuse.data.schema import RankingExample
@@ -138,6 +139,26 @@ class BertFeaturizer:
                 self._cache.clear()
             self._cache.update(zip(missing, encoded, strict=True))
         return [self._cache[t] for t in texts]
+
+    def token_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Wordpiece ids of each text packed end to end for storing (a response pool's
+        index): ``offsets`` (N + 1,), ``ids`` (T,)."""
+        encoded = self.ids(texts)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(ids) for ids in encoded])
+        flat = [token for ids in encoded for token in ids]
+        return {"offsets": offsets, "ids": np.asarray(flat, dtype=np.int32)}
+
+    def remember(self, texts: Sequence[str], arrays: dict, rows: Sequence[int]) -> None:
+        """Take the ids of ``texts`` from rows of stored :meth:`token_arrays` instead of
+        tokenizing them again."""
+        offsets, ids = arrays["offsets"], arrays["ids"]
+        for text, row in zip(texts, rows, strict=True):
+            self._cache[text] = ids[int(offsets[row]) : int(offsets[row + 1])].tolist()
+
+    def forget(self) -> None:
+        """Drop the per-text cache (to time tokenization)."""
+        self._cache.clear()
 
     def join(self, texts: Sequence[str], separator: Sequence[int]) -> list[int]:
         joined: list[int] = []

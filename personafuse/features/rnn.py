@@ -46,6 +46,10 @@ class RnnBatch:
         responses: (B, C, Lr) candidates.
         self_persona / partner_persona: (B, N, Lp) profile sentences, or None when not used.
         labels: (B,) index of the true candidate.
+        response_vectors: (B, C, D) candidate vectors computed once for a response pool
+            (:meth:`RnnFeaturizer.responses` through the network's ``encode_responses``);
+            a backbone whose candidate vectors do not depend on the context (HRE) uses them
+            instead of encoding ``responses``. None: encode them.
     """
 
     context: TokenTensors
@@ -53,6 +57,7 @@ class RnnBatch:
     self_persona: TokenTensors | None
     partner_persona: TokenTensors | None
     labels: torch.Tensor
+    response_vectors: torch.Tensor | None = None
 
     def persona(self, name: str) -> TokenTensors | None:
         return self.self_persona if name == "self" else self.partner_persona
@@ -137,6 +142,39 @@ class RnnFeaturizer:
             if len(self._cache) < 2_000_000:
                 self._cache[text] = cached
         return cached
+
+    def responses(self, texts: Sequence[str]) -> TokenTensors:
+        """Candidates alone, cut like a batch's, as one group: (1, N, L)."""
+        return self._group([texts], self.max_response_words)
+
+    def token_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The word and char ids of each text, packed end to end for storing (a response
+        pool's index): ``offsets`` (N + 1,), ``word_ids`` (T,), ``char_ids`` (T, W)."""
+        encoded = [self._ids(text) for text in texts]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(words) for words, _ in encoded])
+        words = [w for w, _ in encoded] or [np.zeros(0, np.int64)]
+        chars = [c for _, c in encoded] or [np.zeros((0, self.max_word_chars), np.int64)]
+        return {
+            "offsets": offsets,
+            "word_ids": np.concatenate(words).astype(np.int32),
+            "char_ids": np.concatenate(chars).astype(np.int32),
+        }
+
+    def remember(self, texts: Sequence[str], arrays: dict, rows: Sequence[int]) -> None:
+        """Take the ids of ``texts`` from rows of stored :meth:`token_arrays` instead of
+        tokenizing them again."""
+        offsets = arrays["offsets"]
+        for text, row in zip(texts, rows, strict=True):
+            start, end = int(offsets[row]), int(offsets[row + 1])
+            self._cache[text] = (
+                np.asarray(arrays["word_ids"][start:end], dtype=np.int64),
+                np.asarray(arrays["char_ids"][start:end], dtype=np.int64),
+            )
+
+    def forget(self) -> None:
+        """Drop the per-text cache (to time tokenization, or after a vocabulary change)."""
+        self._cache.clear()
 
     def _group(self, groups: list[Sequence[str]], max_words: int | list[int]) -> TokenTensors:
         """Pad a group of sentence lists; ``max_words`` is one limit or one per list."""

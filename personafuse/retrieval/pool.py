@@ -1,6 +1,4 @@
-"""A pool of candidate responses, a BM25 first stage over it (``bm25s``), and the two-stage
-responder: BM25's top-k for the dialogue so far, reranked by a trained
-:class:`~personafuse.ranker.Ranker` with the personas."""
+"""A pool of candidate responses and a BM25 first stage over it (``bm25s``)."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Bm25Retriever", "PoolError", "TwoStageResponder", "pool_from_examples", "read_pool"]
+__all__ = ["Bm25Retriever", "PoolError", "pool_from_examples", "read_pool"]
 
 
 class PoolError(ValueError):
@@ -86,29 +84,3 @@ class Bm25Retriever:
         query = bm25s.tokenize([" ".join(context)], stopwords=None, show_progress=False)
         indices, _ = self.index.retrieve(query, k=k, show_progress=False)
         return [int(i) for i in np.asarray(indices)[0]]
-
-
-class TwoStageResponder:
-    """The reply of a retrieval-based chatbot: BM25's top-k of the pool for the dialogue so
-    far, reranked by the persona-fusion ranker.
-
-    Args:
-        ranker: A trained :class:`~personafuse.ranker.Ranker`.
-        retriever: The first stage over the pool.
-        first_stage: Candidates passed from BM25 to the ranker (k).
-    """
-
-    def __init__(self, ranker, retriever: Bm25Retriever, first_stage: int = 100):
-        if first_stage < 1:
-            raise ValueError(f"first_stage={first_stage}: must be an integer ≥ 1")
-        self.ranker, self.retriever, self.first_stage = ranker, retriever, first_stage
-
-    def reply(self, context, self_persona=None, partner_persona=None, top_k: int = 1):
-        """The best ``top_k`` pool responses, best first, each with its score and pool
-        index."""
-        from personafuse.ranker import RankedCandidate
-
-        candidates = self.retriever.top_k(context, self.first_stage)
-        texts = [self.retriever.pool[i] for i in candidates]
-        ranked = self.ranker.rank(context, texts, self_persona, partner_persona, top_k)
-        return [RankedCandidate(r.text, r.score, candidates[r.index]) for r in ranked]

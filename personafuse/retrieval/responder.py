@@ -1,0 +1,71 @@
+"""The reply of a retrieval-based chatbot: a first stage's top-k of the pool for the dialogue
+so far, reranked by the persona-fusion :class:`~personafuse.ranker.Ranker`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from personafuse.retrieval.pool import Bm25Retriever
+
+__all__ = ["TwoStageResponder"]
+
+TOKENS = "tokens."
+
+
+class TwoStageResponder:
+    """BM25's top-k of the pool, reranked by the ranker with the personas.
+
+    Args:
+        ranker: A trained :class:`~personafuse.ranker.Ranker`.
+        retriever: The first stage over the pool.
+        first_stage: Candidates passed from BM25 to the ranker (k).
+        encodings: The pool's stored :meth:`~personafuse.ranker.Ranker.encode_pool` arrays
+            (memory-mapped by :func:`~personafuse.retrieval.load_index`), read for the k
+            candidates instead of tokenizing and encoding them per query; None recomputes.
+    """
+
+    def __init__(
+        self,
+        ranker,
+        retriever: Bm25Retriever,
+        first_stage: int = 100,
+        encodings: Mapping[str, np.ndarray] | None = None,
+    ):
+        if first_stage < 1:
+            raise ValueError(f"first_stage={first_stage}: must be an integer ≥ 1")
+        self.ranker, self.retriever, self.first_stage = ranker, retriever, first_stage
+        self.encodings = dict(encodings or {})
+        self._tokens = {
+            key.removeprefix(TOKENS): value
+            for key, value in self.encodings.items()
+            if key.startswith(TOKENS)
+        }
+
+    @property
+    def pool(self) -> list[str]:
+        return self.retriever.pool
+
+    def reply(
+        self,
+        context: Sequence[str],
+        self_persona: Sequence[str] | None = None,
+        partner_persona: Sequence[str] | None = None,
+        top_k: int = 1,
+    ):
+        """The best ``top_k`` pool responses for the dialogue so far, best first, each a
+        :class:`~personafuse.ranker.RankedCandidate` with its score and pool index."""
+        from personafuse.ranker import RankedCandidate
+
+        rows = self.retriever.top_k(context, self.first_stage)
+        texts = [self.pool[i] for i in rows]
+        vectors = None
+        if self._tokens:
+            self.ranker.featurizer.remember(texts, self._tokens, rows)
+        if "response_vectors" in self.encodings:
+            vectors = self.encodings["response_vectors"][rows]
+        ranked = self.ranker.rank(
+            context, texts, self_persona, partner_persona, top_k, response_vectors=vectors
+        )
+        return [RankedCandidate(r.text, r.score, rows[r.index]) for r in ranked]
