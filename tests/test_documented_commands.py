@@ -35,6 +35,9 @@ NOT_OFFLINE = [
     ("benchmarks/learning_check.py", "a learning check of hours (docs/benchmarks.md)"),
     ("$ROOT", "a placeholder for the sweep root of the lines above"),
     ("--out DIR [", "a synopsis with placeholders"),
+    ("RUN/", "a placeholder for a run directory (tests/test_index_chat.py runs these)"),
+    ("python -m personafuse.serve ", "a server that runs until stopped (tests/test_serve.py)"),
+    ("curl ", "asks a running server (tests/test_serve.py)"),
 ]
 # Pages that record the commands of a result, at the commit they name.
 HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/", "docs/synthetic_table7/")

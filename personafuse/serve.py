@@ -1,0 +1,198 @@
+"""Serve a trained ranker over an indexed response pool: a JSON API and a chat page.
+
+``python -m personafuse.serve ckpt_path=PATH index=DIR [--port 8000] [--host 127.0.0.1]``
+
+Endpoints:
+    GET  /         the chat page: persona boxes, the conversation, the top replies with scores
+    GET  /health   the model (model, fusion, persona it reads), the pool size, the checkpoint
+    POST /rank     {"context": [...], "candidates": [...], "self_persona": [...],
+                   "partner_persona": [...], "top_k": N} -> {"ranked": [{text, score, index}]}
+    POST /reply    {"context": [...], "self_persona": [...], "partner_persona": [...],
+                   "top_k": N} -> {"replies": [{text, score, index}]} from the pool
+    GET  /docs     the OpenAPI page
+
+Inputs are bounded (see :data:`LIMITS`); a bad request gets one JSON line
+``{"error": "..."}`` (400, 413 or 422), never a traceback. The server binds to 127.0.0.1
+unless told otherwise: it has no authentication.
+
+Arguments:
+    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``).
+    index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
+    host, port: Where to listen (default 127.0.0.1:8000).
+    first_stage: BM25 candidates reranked per reply (default 100).
+
+Examples::
+
+    python -m personafuse.serve ckpt_path=RUN/checkpoints/best.ckpt index=RUN/index
+    python -m personafuse.serve ckpt_path=RUN/checkpoints/best.ckpt index=RUN/index --port 9000
+    curl -s localhost:8000/reply -H 'content-type: application/json' \\
+        -d '{"context": ["hi , do you have pets ?"], "self_persona": ["i have a dog ."]}'
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the request models from the
+# endpoints' annotations, which must be real classes, not strings, for models built in a
+# function.
+import logging
+import sys
+import threading
+from importlib import resources
+from typing import Annotated
+
+__all__ = ["LIMITS", "create_app", "main"]
+
+ARGUMENTS = ("ckpt_path", "index", "host", "port", "first_stage")
+LIMITS = {
+    "text_chars": 1000,  # one utterance, candidate or profile sentence
+    "context_utterances": 100,
+    "candidates": 1000,
+    "persona_sentences": 20,
+    "top_k": 100,
+    "body_bytes": 1_000_000,
+}
+log = logging.getLogger(__name__)
+
+
+def _models():
+    """The request bodies, built on first use (pydantic is imported with FastAPI)."""
+    from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+    text = Annotated[str, StringConstraints(min_length=1, max_length=LIMITS["text_chars"])]
+    persona = Annotated[list[text], Field(max_length=LIMITS["persona_sentences"])]
+
+    class Dialogue(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        context: Annotated[list[text], Field(min_length=1,
+                                             max_length=LIMITS["context_utterances"])]  # fmt: skip
+        self_persona: persona = []
+        partner_persona: persona = []
+
+    class ReplyRequest(Dialogue):
+        top_k: Annotated[int, Field(ge=1, le=LIMITS["top_k"])] = 1
+
+    class RankRequest(Dialogue):
+        candidates: Annotated[list[text], Field(min_length=1, max_length=LIMITS["candidates"])]
+        top_k: Annotated[int | None, Field(ge=1, le=LIMITS["candidates"])] = None
+
+    return ReplyRequest, RankRequest
+
+
+def _one_line(errors) -> str:
+    """Pydantic's first error as ``field.path: message`` (and how many more)."""
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return f"the body is not valid JSON: {first.get('ctx', {}).get('error', 'unreadable')}"
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid')}{more}"
+
+
+def create_app(responder):
+    """The FastAPI app around a :class:`~personafuse.retrieval.TwoStageResponder`."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from personafuse import __version__
+
+    ReplyRequest, RankRequest = _models()
+    ranker = responder.ranker
+    # One model, one featurizer cache: requests are answered one at a time.
+    lock = threading.Lock()
+    app = FastAPI(title="personafuse", version=__version__,
+                  description="Persona-fusion response selection over a response pool")  # fmt: skip
+
+    @app.middleware("http")
+    async def bounded_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > LIMITS["body_bytes"]):
+            return JSONResponse({"error": f"request body over {LIMITS['body_bytes']:,} bytes"},
+                                status_code=413)  # fmt: skip
+        try:
+            return await call_next(request)
+        except Exception:
+            log.exception("request %s %s failed", request.method, request.url.path)
+            return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        return JSONResponse({"error": _one_line(error.errors())}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def refused(request: Request, error: ValueError):
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    def persona_args(body) -> dict:
+        return {"self_persona": body.self_persona or None,
+                "partner_persona": body.partner_persona or None}  # fmt: skip
+
+    def rows(ranked) -> list[dict]:
+        return [{"text": r.text, "score": r.score, "index": r.index} for r in ranked]
+
+    @app.get("/", response_class=HTMLResponse)
+    def page():
+        return (resources.files("personafuse") / "web" / "chat.html").read_text("utf-8")
+
+    @app.get("/health")
+    def health():
+        return {
+            "status": "ok",
+            "version": __version__,
+            **{key: ranker.checkpoint.get(key) for key in ("model", "fusion", "persona")},
+            "reads": list(ranker.personas),
+            "checkpoint": ranker.checkpoint.get("path"),
+            "pool_size": len(responder.pool),
+            "first_stage": responder.first_stage,
+            "limits": LIMITS,
+        }
+
+    @app.post("/reply")
+    def reply(body: ReplyRequest):
+        with lock:
+            return {"replies": rows(responder.reply(body.context, top_k=body.top_k,
+                                                    **persona_args(body)))}  # fmt: skip
+
+    @app.post("/rank")
+    def rank(body: RankRequest):
+        with lock:
+            ranked = ranker.rank(body.context, body.candidates, top_k=body.top_k,
+                                 **persona_args(body))  # fmt: skip
+        return {"ranked": rows(ranked)}
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    from personafuse.cli import parse_arguments, positive_int
+    from personafuse.runs import USER_ERRORS
+
+    argv = sys.argv[1:] if argv is None else argv
+    if any(argument in ("-h", "--help") for argument in argv):
+        print(__doc__.strip())
+        return
+    try:
+        own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
+        port, first_stage = positive_int(own, "port", 8000), positive_int(own, "first_stage", 100)
+        try:
+            import uvicorn
+        except ImportError:
+            raise ValueError("the server needs FastAPI and uvicorn: pip install "
+                             "'personafuse[serve]'") from None  # fmt: skip
+        from personafuse.ranker import Ranker
+        from personafuse.retrieval import load_index
+
+        ranker = Ranker.from_checkpoint(own["ckpt_path"], device="auto")
+        app = create_app(load_index(own["index"], ranker, first_stage))
+    except (ValueError, *USER_ERRORS) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    host = own.get("host", "127.0.0.1")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: host={host} exposes the model beyond this machine, without "
+              "authentication", file=sys.stderr)  # fmt: skip
+    print(f"chat page: http://{host}:{port}/  (API: POST /rank, POST /reply, GET /health, "
+          "docs: /docs)", flush=True)  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
