@@ -131,6 +131,8 @@ def test_documented_command_runs(document, command, workdir, tiny_bert):
             text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
-    result = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    # No input: the chat reads standard input until it ends.
+    result = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True,
+                            timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
     assert result.returncode == 0, f"{document}: {command}\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr
