@@ -332,3 +332,30 @@ def test_real_fixture_turns_featurize(featurizer):
     batch = RnnFeaturizer().fit(real)(real)
     assert batch.responses.word_ids.shape[:2] == (5, 20)
     assert batch.context.lengths[4, :9].gt(0).all()  # the fifth turn has 9 context utterances
+
+
+@pytest.mark.parametrize("name", VECTOR_BACKBONES)
+def test_each_distinct_sentence_of_an_evaluation_batch_is_encoded_once(name, featurizer, examples):
+    """Consecutive turns of a dialogue share personas and utterances, and a turn's true
+    response is an utterance of the next context: in evaluation those are encoded once, with
+    the scores of encoding every copy (and training keeps every copy, for its dropout)."""
+    ranker = _ranker(name, featurizer, "ra", ("self", "partner"))
+    encoder = ranker.backbone.sentences
+    batch = featurizer(examples[:16])  # file order: whole dialogues
+    encoded = []
+    original = encoder.states
+    encoder.states = lambda tokens: encoded.append(tokens.lengths.numel()) or original(tokens)
+    with torch.no_grad():
+        shared = ranker(batch)
+        distinct = encoded[-1]
+        encoder.deduplicate = False
+        separate = ranker(batch)
+    every = sum(t.lengths.numel() for t in (batch.context, batch.responses, batch.self_persona,
+                                             batch.partner_persona))  # fmt: skip
+    assert sum(encoded[1:]) == every and distinct < 0.8 * every
+    torch.testing.assert_close(shared, separate, rtol=0, atol=1e-5)
+    encoder.deduplicate = True
+    ranker.train()
+    encoded.clear()
+    ranker(batch)
+    assert sum(encoded) == every

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from personafuse.backbones.base import BACKBONES
@@ -39,6 +42,8 @@ class SentenceEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.state_dim = self.lstm.output_dim
         self.output_dim = 2 * self.lstm.output_dim
+        # Encode each distinct sentence of an evaluation batch once (exact; see encode_groups).
+        self.deduplicate = True
 
     def states(self, tokens: TokenTensors) -> torch.Tensor:
         group, length = tokens.word_ids.shape[:-1], tokens.word_ids.shape[-1]
@@ -53,15 +58,70 @@ class SentenceEncoder(nn.Module):
             *tokens.lengths.shape, self.output_dim
         )
 
+    def encode_groups(
+        self, groups: Sequence[TokenTensors], states: Sequence[bool] | None = None
+    ) -> list[torch.Tensor]:
+        """Sentence vectors (or word states) of several groups of sentences at once.
+
+        In evaluation every distinct sentence of the batch is encoded once: a dialogue's turns
+        share their personas and earlier utterances, and each turn's true response is an
+        utterance of the next turn's context. A sentence's encoding depends on its words
+        alone, so the result equals encoding every group on its own. In training each copy
+        keeps its own dropout mask, so nothing is shared.
+
+        Shapes:
+            groups[i]: (*g_i, L_i) tokens -> (*g_i, D) vectors, or (*g_i, L_i, 2h) word states
+            where ``states[i]``.
+        """
+        states = list(states or [False] * len(groups))
+        if self.training or not self.deduplicate:
+            return [self.states(g) if s else self(g) for g, s in zip(groups, states, strict=True)]
+        length = max(g.word_ids.shape[-1] for g in groups)
+        width = max(g.char_ids.shape[-1] for g in groups)
+        words = torch.cat([
+            F.pad(g.word_ids.reshape(-1, g.word_ids.shape[-1]), (0, length - g.word_ids.shape[-1]))
+            for g in groups
+        ])  # fmt: skip
+        chars = torch.cat([
+            F.pad(g.char_ids.reshape(-1, *g.char_ids.shape[-2:]),
+                  (0, width - g.char_ids.shape[-1], 0, length - g.char_ids.shape[-2]))
+            for g in groups
+        ])  # fmt: skip
+        lengths = torch.cat([g.lengths.reshape(-1) for g in groups])
+        key = torch.cat([words, chars.reshape(len(words), -1)], dim=1)
+        _, inverse = torch.unique(key, dim=0, return_inverse=True)
+        count = int(inverse.max()) + 1
+        positions = torch.arange(len(words), device=words.device)
+        first = torch.full((count,), len(words), device=words.device, dtype=positions.dtype)
+        first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+        distinct = TokenTensors(words[first], chars[first], lengths[first])
+        word_states = self.states(distinct)  # (K, L, 2h)
+        vectors = max_last_pool(word_states, distinct.lengths) if not all(states) else None
+        outputs, start = [], 0
+        for group, wants_states in zip(groups, states, strict=True):
+            rows = inverse[start : start + group.lengths.numel()]
+            start += group.lengths.numel()
+            if wants_states:
+                own = group.word_ids.shape[-1]
+                outputs.append(word_states[rows, :own].reshape(*group.word_ids.shape, -1))
+            else:
+                outputs.append(vectors[rows].reshape(*group.lengths.shape, -1))
+        return outputs
+
     def personas(self, batch: RnnBatch, names: tuple[str, ...]) -> dict:
         """Profile vectors and masks of each persona (Eq. 2, 5): name -> ((B, N, D), (B, N))."""
         encoded = {}
         for name in names:
-            tokens = batch.persona(name)
-            if tokens is None:
-                raise ValueError(f"the batch has no {name} persona; check the persona config")
+            tokens = self.persona_tokens(batch, name)
             encoded[name] = (self(tokens), tokens.mask)
         return encoded
+
+    @staticmethod
+    def persona_tokens(batch: RnnBatch, name: str) -> TokenTensors:
+        tokens = batch.persona(name)
+        if tokens is None:
+            raise ValueError(f"the batch has no {name} persona; check the persona config")
+        return tokens
 
 
 class ContextAggregator(nn.Module):
@@ -115,12 +175,14 @@ class HRE(VectorBackbone):
         return self.sentences(tokens)
 
     def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
-        utterances = self.sentences(batch.context)  # (B, U, D)
+        profiles = [self.sentences.persona_tokens(batch, name) for name in personas]
+        stored = batch.response_vectors
+        groups = [batch.context, *profiles] + ([batch.responses] if stored is None else [])
+        utterances, *encoded = self.sentences.encode_groups(groups)  # (B, U, D), …
         context = self.context(utterances, batch.context.mask.sum(-1))  # (B, D)
-        responses = batch.response_vectors
         return Encoded(
             context,
-            self.sentences(batch.responses) if responses is None else responses,
-            self.sentences.personas(batch, personas),
+            encoded[-1] if stored is None else stored,
+            {name: (encoded[i], profiles[i].mask) for i, name in enumerate(personas)},
             utterances=(utterances, batch.context.mask),
         )

@@ -133,8 +133,10 @@ class IMN(VectorBackbone):
     def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
         batch_size, utterances, utterance_len = batch.context.word_ids.shape
         candidates, response_len = batch.responses.word_ids.shape[1:]
-        word_states = self.sentences.states(batch.context)  # (B, U, Lu, H)
-        responses = self.sentences.states(batch.responses)  # (B, C, Lr, H)
+        profiles = [self.sentences.persona_tokens(batch, name) for name in personas]
+        word_states, responses, *profile_vectors = self.sentences.encode_groups(
+            [batch.context, batch.responses, *profiles], [True, True] + [False] * len(profiles)
+        )  # (B, U, Lu, H), (B, C, Lr, H), (B, N, D) …
         response_mask = (
             torch.arange(response_len, device=responses.device) < batch.responses.lengths[..., None]
         )
@@ -204,7 +206,7 @@ class IMN(VectorBackbone):
         return Encoded(
             context,
             response_vectors,
-            self.sentences.personas(batch, personas),
+            {name: (profile_vectors[i], profiles[i].mask) for i, name in enumerate(personas)},
             fusion_responses,
             utterances=(utterance_vectors, batch.context.mask),
         )
