@@ -241,3 +241,27 @@ def test_packaged_weights_without_the_offline_extra_say_how_to_install(monkeypat
     with pytest.raises(ValueError, match=r"personafuse\[offline\]"):
         resolve_pretrained("packaged")
     assert resolve_pretrained("bert-base-uncased") == "bert-base-uncased"
+
+
+def test_turns_of_a_dialogue_share_the_na_persona_pass_in_evaluation(
+    tiny_bert, featurizer, tiny_corpus
+):
+    """Consecutive turns have the same persona: NA's ``[CLS] persona [SEP]`` is encoded once
+    per distinct persona of the batch, with the scores of each context alone."""
+    from personafuse.data import select_persona
+
+    turns = select_persona(read_personachat(tiny_corpus / "valid_self_original.txt"), "self")[:6]
+    assert len({t.self_persona for t in turns}) < len(turns)
+    model = ranker(tiny_bert, featurizer, "na")
+    encoded = []
+    original = model._encode
+    model._encode = lambda sequences: encoded.append(len(sequences)) or original(sequences)
+    with torch.no_grad():
+        together = model(featurizer(turns))
+        assert encoded[-1] == len({t.self_persona for t in turns})  # the persona pass
+        alone = torch.cat([model(featurizer([turn])) for turn in turns])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+    model.train()
+    encoded.clear()
+    model(featurizer(turns))
+    assert encoded[-1] == len(turns)

@@ -126,11 +126,27 @@ class BertRanker(Backbone):
         )
 
     def encode(self, sequences: list[Sequence3]) -> torch.Tensor:
-        """Pooled [CLS] vector of each sequence, in length-sorted chunks.
+        """Pooled [CLS] vector of each sequence, in length-sorted chunks. In evaluation each
+        distinct sequence is encoded once (a dialogue's turns share the persona pass of NA);
+        in training every copy keeps its own dropout.
 
         Shapes:
             returns (S, H).
         """
+        if not self.training:
+            distinct, rows, index = [], [], {}
+            for sequence in sequences:
+                key = tuple(map(tuple, sequence))
+                if key not in index:
+                    index[key] = len(distinct)
+                    distinct.append(sequence)
+                rows.append(index[key])
+            if len(distinct) < len(sequences):
+                device = self.scorer.weight.device
+                return self._encode(distinct)[torch.as_tensor(rows, device=device)]
+        return self._encode(sequences)
+
+    def _encode(self, sequences: list[Sequence3]) -> torch.Tensor:
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]))
         device = self.scorer.weight.device
         chunk_size = self.max_sequences or (16 if device.type == "cpu" else 512)
