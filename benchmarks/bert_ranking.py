@@ -37,7 +37,7 @@ class PerPairBertRanker(BertRanker):
     """The paper's design: the NA/CA persona pass runs once per (context, candidate) pair."""
 
     def _broadcast(self, per_context, candidates):
-        return self.encode([s for s in per_context for _ in range(candidates)])
+        return self._encode([s for s in per_context for _ in range(candidates)])  # every copy
 
 
 class FixedPaddingBuilder(SequenceBuilder):
