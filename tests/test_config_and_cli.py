@@ -213,7 +213,8 @@ def test_completion_queries_are_not_checked_as_overrides():
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("python -m personafuse.train model=i", "model=imn"),
+        # A choice of a group, like persona=pa below: with the slow tests (test time).
+        pytest.param("python -m personafuse.train model=i", "model=imn", marks=pytest.mark.slow),
         ("python -m personafuse.train trainer.max_st", "trainer.max_steps="),
         ("personafuse-train persona=pa", "persona=partner"),
     ],

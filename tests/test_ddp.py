@@ -97,4 +97,7 @@ def test_evaluation_on_two_processes_gives_the_scores_of_one(runs):
     assert len(lines["ddp"]) == len(lines["single"])
     for a, b in zip(lines["single"], lines["ddp"], strict=True):
         assert a[:2] == b[:2] and a[3:] == b[3:]
-        assert float(b[2]) == pytest.approx(float(a[2]), abs=1e-6)
+        # Scores are written with 6 significant digits. Each process's batches hold other
+        # contexts (and share other sentences), so float32 rounding may differ by ~1e-7 and
+        # flip the last written digit: one unit of it, plus that noise.
+        assert float(b[2]) == pytest.approx(float(a[2]), abs=2e-6)

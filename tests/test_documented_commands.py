@@ -109,11 +109,46 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("documented")
 
 
+def _train_variant(command: str, models_run: set[str]) -> bool:
+    """A training command for a model an earlier documented command already trained (only
+    its config choices differ): it runs with the slow tests, and the default run composes and
+    checks its config (test_documented_variants_compose), which is where a wrong key or choice
+    would fail."""
+    words = shlex.split(command)
+    if words[:3] != ["python", "-m", "personafuse.train"] or {"--help", "--cfg"} & set(words):
+        return False
+    if any(w.startswith(("ckpt_path=", "experiment=")) for w in words):
+        return False
+    model = next((w.partition("=")[2] for w in words if w.startswith("model=")), "default")
+    if model in models_run:
+        return True
+    models_run.add(model)
+    return False
+
+
 def _params():
-    """A 16-job sweep runs with the slow tests (the sweep machinery is in test_train.py)."""
+    """A 16-job sweep runs with the slow tests (the sweep machinery is in test_train.py), and
+    so do the training commands that only vary an earlier one's config choices."""
+    models_run: set[str] = set()
     for document, command in RUNNABLE:
-        marks = [pytest.mark.slow] if "--multirun" in command else []
+        slow = "--multirun" in command or _train_variant(command, models_run)
+        marks = [pytest.mark.slow] if slow else []
         yield pytest.param(document, command, marks=marks, id=command)
+
+
+@pytest.mark.parametrize("command", [p.values[1] for p in _params() if p.marks and
+                                     "--multirun" not in p.values[1]])  # fmt: skip
+def test_documented_variants_compose(command):
+    from personafuse.cli import check_command_line
+    from personafuse.config import compose_config
+    from personafuse.network import check_network_config
+    from personafuse.validation import validate_config
+
+    arguments = shlex.split(command)[3:]
+    check_command_line(arguments)
+    cfg = compose_config(overrides=arguments)
+    validate_config(cfg)
+    check_network_config(cfg)
 
 
 @pytest.mark.parametrize(("document", "command"), list(_params()))

@@ -70,7 +70,13 @@ def _tiny(tiny_bert, tmp_path, *extra):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("persona", ["none", "self", "partner"])
+# The self persona runs by default; none and partner (the same code with another layout)
+# run with the slow tests, to keep the default run under 10 minutes.
+@pytest.mark.parametrize(
+    "persona",
+    [pytest.param("none", marks=pytest.mark.slow), "self",
+     pytest.param("partner", marks=pytest.mark.slow)],
+)  # fmt: skip
 def test_unilm_trains_and_generates_with_the_real_configs(persona, tiny_bert, tmp_path):
     run = tmp_path / "run"
     result = run_train_cli(

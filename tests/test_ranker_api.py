@@ -41,7 +41,9 @@ def test_scores_equal_those_evaluate_wrote(trained):
                                           rel=1e-4, abs=1e-5)  # fmt: skip
     ranked = ranker.rank(examples[0].context, examples[0].candidates,
                          self_persona=examples[0].self_persona, top_k=3)  # fmt: skip
-    assert [r.score for r in ranked] == sorted(scores[0], reverse=True)[:3]
+    # One context alone against 40 in a batch: float32 rounding of other GEMM shapes.
+    assert [r.score for r in ranked] == pytest.approx(sorted(scores[0], reverse=True)[:3],
+                                                      abs=1e-6)  # fmt: skip
     assert examples[0].candidates[ranked[0].index] == ranked[0].text
 
 
