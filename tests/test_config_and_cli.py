@@ -111,6 +111,7 @@ def test_configs_ship_in_the_wheel(tmp_path):
     )
     assert (site / "personafuse" / "conf" / "train.yaml").is_file()
     assert (site / "personafuse" / "data" / "synthetic_lexicon.yaml").is_file()
+    assert (site / "personafuse" / "web" / "chat.html").is_file()  # the server's chat page
     code = (
         "import pathlib, personafuse, personafuse.config as c\n"
         "assert c.CONFIG_DIR == pathlib.Path(personafuse.__file__).parent / 'conf', c.CONFIG_DIR\n"
