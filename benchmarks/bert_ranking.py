@@ -63,6 +63,9 @@ def ranking_rate(model: BertRanker, batch, contexts: int, seconds: float) -> flo
 def make(featurizer, max_sequences, fusion, personas, device, kind=BertRanker) -> BertRanker:
     torch.manual_seed(0)
     model = kind("packaged", featurizer.special_ids, fusion, personas, max_sequences=max_sequences)
+    # The contexts reuse the personas of 30 fixture turns at random; sharing their passes
+    # across contexts would flatter "once per context" (eval_reuse.py measures the sharing).
+    model.deduplicate = False
     return model.to(device).eval()
 
 

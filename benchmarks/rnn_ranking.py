@@ -60,6 +60,10 @@ def lstm_train_gflop_per_context(batch, word_dim: int, hidden: int = 200) -> flo
 
 def measure(name: str, examples, featurizer, device, quick: bool) -> dict:
     model = build(name, featurizer, device)
+    # These contexts draw their candidates from 30 fixture turns, so candidates repeat far more
+    # than in Persona-Chat: sharing them would flatter the batched path. eval_reuse.py measures
+    # the sharing of real dialogue structure.
+    model.backbone.sentences.deduplicate = False
     to = lambda batch: batch if device.type == "cpu" else _to_device(batch, device)  # noqa: E731
     eval_batch = to(featurizer(examples[:32]))
     model.eval()

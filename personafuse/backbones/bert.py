@@ -74,6 +74,8 @@ class BertRanker(Backbone):
         # dropout would stay off in training.
         self.encoder = pretrained.train()
         self.personas = tuple(personas)
+        # Encode each distinct sequence of an evaluation batch once (exact; see encode).
+        self.deduplicate = True
         strategy = FUSIONS.get(fusion) if self.personas else None
         self.layout = strategy.bert if strategy is not None else None
         if strategy is not None and not self.serves(strategy):
@@ -133,7 +135,7 @@ class BertRanker(Backbone):
         Shapes:
             returns (S, H).
         """
-        if not self.training:
+        if not self.training and self.deduplicate:
             distinct, rows, index = [], [], {}
             for sequence in sequences:
                 key = tuple(map(tuple, sequence))
