@@ -82,6 +82,7 @@ def measure(ranker, pool, turns, directory, first_stage=100) -> dict:
     latency = {"stored": [], "recomputed": [], "bm25": []}
     for example in turns:
         persona = list(example.self_persona)
+        ranker.featurizer.forget()  # both paths tokenize the context and persona afresh
         started = time.perf_counter()
         stored.retriever.top_k(example.context, first_stage)
         latency["bm25"].append(time.perf_counter() - started)

@@ -80,6 +80,8 @@ def rnn_network(name, fusion, featurizer, sizes, device) -> PersonaRanker:
     vectors = np.random.default_rng(0).normal(size=(len(featurizer.vocab), sizes["word_dim"]))
     backbone = BACKBONES.get(name)(vectors.astype(np.float32), len(featurizer.char_vocab),
                                    hidden_size=sizes["rnn_hidden"])  # fmt: skip
+    # realistic_examples reuse 30 fixture turns: sharing their sentences would flatter Table 6.
+    backbone.sentences.deduplicate = False
     return PersonaRanker(backbone, fusion, ("self",), mlp_hidden=256).to(device)
 
 
@@ -88,8 +90,10 @@ def bert_network(fusion, featurizer, sizes, device) -> BertRanker:
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=featurizer.tokenizer.vocab_size, **sizes["bert"])
-    return BertRanker(BertModel(config), featurizer.special_ids, fusion, ("self",),
-                      max_len=320).to(device)  # fmt: skip
+    network = BertRanker(BertModel(config), featurizer.special_ids, fusion, ("self",),
+                         max_len=320)  # fmt: skip
+    network.deduplicate = False  # as in rnn_network
+    return network.to(device)
 
 
 def move(batch, device):

@@ -97,7 +97,7 @@ class ChatSession:
         if name == "/persona":
             return self._persona(rest), []
         if name == "/top":
-            if not rest.isdigit() or int(rest) < 1:
+            if not rest.isdecimal() or int(rest) < 1:
                 return f"/top {rest}: give a number ≥ 1, e.g. /top 5", []
             self.top = int(rest)
             if self.history and not self.missing_persona():

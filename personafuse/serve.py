@@ -4,7 +4,7 @@
 
 Endpoints:
     GET  /         the chat page: persona boxes, the conversation, the top replies with scores
-    GET  /health   the model (model, fusion, persona it reads), the pool size, the checkpoint
+    GET  /health   the model (model, fusion, persona it reads, weights digest), the pool size
     POST /rank     {"context": [...], "candidates": [...], "self_persona": [...],
                    "partner_persona": [...], "top_k": N} -> {"ranked": [{text, score, index}]}
     POST /reply    {"context": [...], "self_persona": [...], "partner_persona": [...],
@@ -86,11 +86,37 @@ def _one_line(errors) -> str:
     return f"{where}: {first.get('msg', 'invalid')}{more}"
 
 
+class BodyLimit:
+    """Counts a request body's bytes as they are read, so a chunked body (which declares no
+    length) is also stopped at ``limit``: a 413 through the app's error handler."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.exceptions import HTTPException
+
+        read = 0
+
+        async def counted():
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.limit:
+                raise HTTPException(413)
+            return message
+
+        return await self.app(scope, counted, send)
+
+
 def create_app(responder):
     """The FastAPI app around a :class:`~personafuse.retrieval.TwoStageResponder`."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from personafuse import __version__
 
@@ -100,18 +126,25 @@ def create_app(responder):
     lock = threading.Lock()
     app = FastAPI(title="personafuse", version=__version__,
                   description="Persona-fusion response selection over a response pool")  # fmt: skip
+    app.add_middleware(BodyLimit, limit=LIMITS["body_bytes"])
 
     @app.middleware("http")
-    async def bounded_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > LIMITS["body_bytes"]):
+    async def no_traceback(request: Request, call_next):
+        length = request.headers.get("content-length", "0")
+        if not length.isdecimal() or int(length) > LIMITS["body_bytes"]:  # refused unread
             return JSONResponse({"error": f"request body over {LIMITS['body_bytes']:,} bytes"},
                                 status_code=413)  # fmt: skip
         try:
             return await call_next(request)
-        except Exception:
+        except Exception:  # the client gets one line; the log keeps the trace
             log.exception("request %s %s failed", request.method, request.url.path)
             return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        message = (f"request body over {LIMITS['body_bytes']:,} bytes"
+                   if error.status_code == 413 else str(error.detail))  # fmt: skip
+        return JSONResponse({"error": message}, status_code=error.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
@@ -139,7 +172,8 @@ def create_app(responder):
             "version": __version__,
             **{key: ranker.checkpoint.get(key) for key in ("model", "fusion", "persona")},
             "reads": list(ranker.personas),
-            "checkpoint": ranker.checkpoint.get("path"),
+            # The weights' digest names the model without telling clients a server path.
+            "weights_sha256": ranker.checkpoint.get("weights_sha256"),
             "pool_size": len(responder.pool),
             "first_stage": responder.first_stage,
             "limits": LIMITS,
@@ -172,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         port, first_stage = positive_int(own, "port", 8000), positive_int(own, "first_stage", 100)
+        if port > 65535:
+            raise ValueError(f"port={port}: must be at most 65535")
         try:
             import uvicorn
         except ImportError:

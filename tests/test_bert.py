@@ -265,3 +265,16 @@ def test_turns_of_a_dialogue_share_the_na_persona_pass_in_evaluation(
     encoded.clear()
     model(featurizer(turns))
     assert encoded[-1] == len(turns)
+
+
+def test_a_full_token_cache_starts_over_without_losing_texts(tiny_bert, monkeypatch):
+    from personafuse.features import bert
+
+    featurizer = BertFeaturizer(str(tiny_bert))
+    expected = featurizer.ids(["i like dogs .", "a new text ."])
+    featurizer.forget()
+    monkeypatch.setattr(bert, "CACHE_LIMIT", 2)
+    featurizer.ids(["i like dogs .", "hello ."])  # the cache is full
+    assert featurizer.ids(["i like dogs .", "a new text ."]) == expected
+    featurizer.remember(["x ."], {"offsets": [0, 1], "ids": [5]}, [0])  # over the limit: skipped
+    assert featurizer.ids(["x ."]) == BertFeaturizer(str(tiny_bert)).ids(["x ."])

@@ -90,6 +90,9 @@ def test_an_index_refuses_another_checkpoint(tiny_hre_run, hre_index, tmp_path):
         load_index(hre_index, _ranker(copy))
     with pytest.raises(PoolIndexError, match="not a response index"):
         load_index(tmp_path, _ranker(tiny_hre_run))
+    (tmp_path / "index.json").write_text('{"format": 1}')
+    with pytest.raises(PoolIndexError, match=r"index\.json: damaged .*rebuild the index"):
+        load_index(tmp_path, _ranker(tiny_hre_run))
 
 
 @pytest.mark.parametrize(
@@ -151,6 +154,7 @@ def test_piped_chat_session(tiny_hre_run, hre_index):
         "good . do you have any pets ?",
         "/persona user i am a nurse .",
         "/top zero",
+        "/top ²",
         "/reset",
         "/quit",
         "never read",
@@ -175,7 +179,7 @@ def test_piped_chat_session(tiny_hre_run, hre_index):
     assert [row.split()[0] for row in table[1:]] == ["1", "2", "3"]
     assert f"{first[1].score:.4f}" in table[2] and first[1].text in table[2]
     assert "user persona: i am a nurse . — this model does not read it" in out
-    assert "/top zero: give a number ≥ 1" in out
+    assert "/top zero: give a number ≥ 1" in out and "/top ²: give a number ≥ 1" in out
     assert "new dialogue (personas kept)" in out
     assert "never read" not in out.split("you: /quit")[1]
 

@@ -37,6 +37,11 @@ def test_pool_of_a_split_is_its_distinct_true_responses():
     assert pool_from_examples([example("a ."), example("b ."), example("a .")]) == ["a .", "b ."]
 
 
+def test_a_pool_without_indexable_words_is_refused():
+    with pytest.raises(PoolError, match="no response of the pool has a word BM25 can index"):
+        Bm25Retriever(["?", "!"])
+
+
 def test_bm25_first_stage_finds_word_overlap_and_survives_saving(tmp_path):
     retriever = Bm25Retriever(POOL)
     assert retriever.top_k(["hello !", "do you like dogs ?"], 2) == [0, 3]

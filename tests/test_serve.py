@@ -97,6 +97,14 @@ def test_bad_requests_get_one_json_line(client, path, body, status, error):
     assert "\n" not in response.json()["error"] and "Traceback" not in response.text
 
 
+def test_a_chunked_body_over_the_limit_and_unknown_paths_are_one_json_line(client):
+    chunks = (b"x" * 100_000 for _ in range(20))  # no content-length: read and counted
+    response = client.post("/reply", content=chunks, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body over 1,000,000 bytes"}
+    assert client.get("/nowhere").json() == {"error": "Not Found"}
+
+
 def test_a_failure_inside_is_a_500_without_a_traceback(responder, monkeypatch):
     from fastapi.testclient import TestClient
 

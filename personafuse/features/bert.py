@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 TRUNCATION_CHOICES = ("newest", "official")
+CACHE_LIMIT = 2_000_000  # distinct texts whose ids the featurizer keeps
 PACKAGED = "packaged"
 
 
@@ -134,9 +135,10 @@ class BertFeaturizer:
         """Wordpiece ids of each text (no special tokens), tokenising unseen texts in one call."""
         missing = sorted({t for t in texts if t not in self._cache})
         if missing:
+            if len(self._cache) + len(missing) > CACHE_LIMIT:
+                self._cache.clear()  # bounded memory; then every text of this call is new
+                missing = sorted(set(texts))
             encoded = self.tokenizer(missing, add_special_tokens=False)["input_ids"]
-            if len(self._cache) > 2_000_000:
-                self._cache.clear()
             self._cache.update(zip(missing, encoded, strict=True))
         return [self._cache[t] for t in texts]
 
@@ -152,6 +154,8 @@ class BertFeaturizer:
     def remember(self, texts: Sequence[str], arrays: dict, rows: Sequence[int]) -> None:
         """Take the ids of ``texts`` from rows of stored :meth:`token_arrays` instead of
         tokenizing them again."""
+        if len(self._cache) + len(texts) > CACHE_LIMIT:
+            return  # ids() tokenizes them instead
         offsets, ids = arrays["offsets"], arrays["ids"]
         for text, row in zip(texts, rows, strict=True):
             self._cache[text] = ids[int(offsets[row]) : int(offsets[row + 1])].tolist()

@@ -164,6 +164,8 @@ class RnnFeaturizer:
     def remember(self, texts: Sequence[str], arrays: dict, rows: Sequence[int]) -> None:
         """Take the ids of ``texts`` from rows of stored :meth:`token_arrays` instead of
         tokenizing them again."""
+        if len(self._cache) + len(texts) > 2_000_000:
+            return  # the cache is full: _ids tokenizes them instead
         offsets = arrays["offsets"]
         for text, row in zip(texts, rows, strict=True):
             start, end = int(offsets[row]), int(offsets[row + 1])

@@ -90,13 +90,19 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
     path = directory / "index.json"
     if not path.is_file():
         raise PoolIndexError(f"{directory}: not a response index (no index.json); build one "
-                          "with python -m personafuse.index ckpt_path=… --out DIR")  # fmt: skip
-    record = json.loads(path.read_text())
+                             "with python -m personafuse.index ckpt_path=… --out DIR")  # fmt: skip
+    try:
+        record = json.loads(path.read_text())
+        built_for, size, stored = record["checkpoint"], record["pool"]["size"], record["encodings"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise PoolIndexError(f"{path}: damaged ({err!r}); rebuild the index") from None
     if record.get("format") != INDEX_FORMAT:
         raise PoolIndexError(f"{path}: index format {record.get('format')}, this personafuse "
-                          f"reads {INDEX_FORMAT}; rebuild it")  # fmt: skip
-    built_for = record["checkpoint"]
+                             f"reads {INDEX_FORMAT}; rebuild it")  # fmt: skip
     digest = ranker.checkpoint.get("weights_sha256")
+    if digest is None:
+        raise PoolIndexError("this ranker has no checkpoint identity (weights_sha256): load it "
+                             "with Ranker.from_checkpoint")  # fmt: skip
     if built_for.get("weights_sha256") != digest:
         raise PoolIndexError(
             f"{directory} was built for {built_for.get('path')} (model={built_for.get('model')} "
@@ -108,9 +114,8 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
         )
     with (directory / "pool.jsonl").open(encoding="utf-8") as handle:
         pool = [json.loads(line) for line in handle]
-    size = record["pool"]["size"]
     encodings = {}
-    for name, meta in record["encodings"].items():
+    for name, meta in stored.items():
         file = directory / "encodings" / f"{name}.npy"
         if not file.is_file():
             raise PoolIndexError(f"{file}: missing; rebuild the index")
@@ -123,6 +128,6 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
         name in encodings and encodings[name].shape[0] != count for name, count in rows.items()
     ):
         raise PoolIndexError(f"{directory}: the pool and its encodings disagree in size; rebuild "
-                          "the index")  # fmt: skip
+                             "the index")  # fmt: skip
     retriever = Bm25Retriever.load(directory, pool)
     return TwoStageResponder(ranker, retriever, first_stage, encodings)

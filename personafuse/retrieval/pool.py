@@ -60,9 +60,12 @@ class Bm25Retriever:
 
         self.pool = list(pool)
         if index is None:
+            tokens = bm25s.tokenize(self.pool, stopwords=None, show_progress=False)
+            if not tokens.vocab:
+                raise PoolError("no response of the pool has a word BM25 can index (only "
+                                "punctuation?)")  # fmt: skip
             index = bm25s.BM25()
-            index.index(bm25s.tokenize(self.pool, stopwords=None, show_progress=False),
-                        show_progress=False)  # fmt: skip
+            index.index(tokens, show_progress=False)
         self.index = index
 
     def save(self, directory: str | Path) -> None:
