@@ -64,17 +64,27 @@ def test_featurizer_without_persona_and_before_fit(featurizer, examples):
         RnnFeaturizer()(examples[:1])
 
 
-def test_packed_bilstm_matches_each_sequence_alone():
+def test_bilstm_matches_each_sequence_alone_with_the_same_gradients():
+    """Padding never enters a real state: each output (and each weight gradient) is that of
+    nn.LSTM reading the sequence alone."""
     torch.manual_seed(0)
     layer = BiLSTM(5, 4)
     inputs = torch.randn(3, 6, 5)
     lengths = torch.tensor([6, 2, 0])
     out = layer(inputs, lengths)
+    out.sum().backward()
+    ours = [w.grad.clone() for w in layer.lstm.parameters()]
+    layer.zero_grad()
+    reference = 0
     for i, n in enumerate(lengths.tolist()):
         if n:
             alone, _ = layer.lstm(inputs[i : i + 1, :n])
             torch.testing.assert_close(out[i, :n], alone[0])
+            reference = reference + alone.sum()
         assert not out[i, n:].any()
+    reference.backward()
+    for mine, expected in zip(ours, (w.grad for w in layer.lstm.parameters()), strict=True):
+        torch.testing.assert_close(mine, expected)
 
 
 def test_max_last_pool_takes_each_directions_final_state():
@@ -124,13 +134,13 @@ def test_imn_composition_reads_the_enhanced_features_directly(featurizer, exampl
     assert not any(isinstance(m, EnhancedProjection) for m in imn.modules())
     batch = featurizer(examples[:1])
     seen = []
-    hook = imn.compose.lstm.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
+    hook = imn.compose.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
     with torch.no_grad():
         ranker(batch)
         hook.remove()
-        # The response side's packed input, unpacked: (C, Lr, 4·2h). Brute force for one
-        # candidate: x = its word states, x̃ = attention over the context words.
-        responses, _ = torch.nn.utils.rnn.pad_packed_sequence(seen[1], batch_first=True)
+        # The response side's input to the composition BiLSTM: (C, Lr, 4·2h). Brute force for
+        # one candidate: x = its word states, x̃ = attention over the context words.
+        responses = seen[1]
         words = imn.sentences.states(batch.context)[0]  # (U, Lu, H)
         context = words[batch.context.word_ids[0] > 0]  # real words, in order
         x = imn.sentences.states(batch.responses)[0, 3, : batch.responses.lengths[0, 3]]

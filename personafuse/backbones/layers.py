@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from personafuse.features.rnn import TokenTensors
 
@@ -78,9 +77,13 @@ class WordRepresentation(nn.Module):
 
 
 class BiLSTM(nn.Module):
-    """A BiLSTM over padded sequences that runs only on real positions (packed).
+    """A BiLSTM over padded sequences whose padding never enters a real state.
 
-    Empty sequences (length 0) are skipped and give all-zero outputs.
+    The forward direction runs on the padded batch as it is (padding comes after the real
+    positions); the backward direction runs on each sequence reversed within its length, and
+    its outputs are put back in place. Two plain oneDNN/cuDNN LSTM calls: 1.14× the training
+    speed of packed sequences for HRE on CPU, same outputs (benchmarks/hre_training.py). Empty
+    sequences (length 0) are skipped and give all-zero outputs.
 
     Shapes:
         inputs: (N, L, E); lengths: (N,) -> (N, L, 2 * hidden_size).
@@ -95,14 +98,28 @@ class BiLSTM(nn.Module):
         outputs = inputs.new_zeros(*inputs.shape[:2], self.output_dim)
         real = lengths > 0
         if real.any():
-            packed = pack_padded_sequence(
-                inputs[real], lengths[real].cpu(), batch_first=True, enforce_sorted=False
-            )
-            states, _ = pad_packed_sequence(
-                self.lstm(packed)[0], batch_first=True, total_length=inputs.shape[1]
-            )
-            outputs[real] = states
+            outputs[real] = self._directions(inputs[real], lengths[real])
         return outputs
+
+    def _directions(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        lstm, (count, length, _) = self.lstm, inputs.shape
+        zeros = inputs.new_zeros(1, count, lstm.hidden_size)
+        positions = torch.arange(length, device=inputs.device)[None, :]
+        real = positions < lengths[:, None]
+        # Position t of the reversed sequence reads position length-1-t; padding stays last.
+        order = torch.where(real, lengths[:, None] - 1 - positions, positions)[..., None]
+
+        def run(x, suffix):
+            weights = [getattr(lstm, f"{name}_l0{suffix}")
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]  # fmt: skip
+            # One direction of nn.LSTM's own kernel, with the bidirectional module's weights.
+            return torch._VF.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training,
+                                  False, True)[0]  # fmt: skip
+
+        forward = run(inputs, "")
+        backward = run(inputs.gather(1, order.expand_as(inputs)), "_reverse")
+        backward = backward.gather(1, order.expand_as(backward))
+        return torch.cat([forward, backward], dim=-1) * real[..., None]
 
 
 def max_last_pool(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
