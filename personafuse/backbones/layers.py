@@ -95,10 +95,13 @@ class BiLSTM(nn.Module):
         self.output_dim = 2 * hidden_size
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        outputs = inputs.new_zeros(*inputs.shape[:2], self.output_dim)
         real = lengths > 0
-        if real.any():
-            outputs[real] = self._directions(inputs[real], lengths[real])
+        if not real.any():
+            return inputs.new_zeros(*inputs.shape[:2], self.output_dim)
+        states = self._directions(inputs[real], lengths[real])
+        # In the states' dtype: under autocast the LSTM may compute in bfloat16.
+        outputs = states.new_zeros(*inputs.shape[:2], self.output_dim)
+        outputs[real] = states
         return outputs
 
     def _directions(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
