@@ -34,7 +34,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from personafuse.backbones.hre import SentenceEncoder
 from personafuse.backbones.layers import BiLSTM, max_last_pool
 from personafuse.features import RnnFeaturizer
-from personafuse.features.rnn import TokenTensors
 
 PADDED_FORWARD = BiLSTM.forward  # the library's layout
 SEPARATE_GROUPS = SentenceEncoder.encode_groups
@@ -55,16 +54,8 @@ def packed_forward(self: BiLSTM, inputs: torch.Tensor, lengths: torch.Tensor) ->
 
 def one_call(self: SentenceEncoder, groups, states=None):
     """Every group's sentences through one BiLSTM call (training keeps every copy)."""
-    length = max(g.word_ids.shape[-1] for g in groups)
-    width = max(g.char_ids.shape[-1] for g in groups)
-    words = torch.cat([F.pad(g.word_ids.reshape(-1, g.word_ids.shape[-1]),
-                             (0, length - g.word_ids.shape[-1])) for g in groups])  # fmt: skip
-    chars = torch.cat([F.pad(g.char_ids.reshape(-1, *g.char_ids.shape[-2:]),
-                             (0, width - g.char_ids.shape[-1], 0, length - g.char_ids.shape[-2]))
-                       for g in groups])  # fmt: skip
-    lengths = torch.cat([g.lengths.reshape(-1) for g in groups])
-    every = TokenTensors(words, chars, lengths)
-    vectors = max_last_pool(self.states(every), lengths)
+    every = self.concatenate(groups)
+    vectors = max_last_pool(self.states(every), every.lengths)
     outputs, start = [], 0
     for group in groups:
         outputs.append(vectors[start : start + group.lengths.numel()].reshape(

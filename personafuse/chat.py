@@ -169,18 +169,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         top, first_stage = positive_int(own, "top", 1), positive_int(own, "first_stage", 100)
-        from personafuse.ranker import Ranker
-        from personafuse.retrieval import load_index
+        from personafuse.retrieval import open_index
 
-        ranker = Ranker.from_checkpoint(own["ckpt_path"], device="auto")
-        responder = load_index(own["index"], ranker, first_stage)
+        responder = open_index(own["ckpt_path"], own["index"], first_stage)
     except (ValueError, *USER_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     session = ChatSession(responder, top)
     for who in ROLES:
         session.personas[who] = split_persona(own.get(f"{who}_persona", ""))
-    identity = ranker.checkpoint
+    identity = responder.ranker.checkpoint
     console.print(
         f"chat: model={identity['model']} fusion={identity['fusion']} "
         f"persona={identity['persona']} over {len(responder.pool):,} responses "

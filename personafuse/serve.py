@@ -213,11 +213,9 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             raise ValueError("the server needs FastAPI and uvicorn: pip install "
                              "'personafuse[serve]'") from None  # fmt: skip
-        from personafuse.ranker import Ranker
-        from personafuse.retrieval import load_index
+        from personafuse.retrieval import open_index
 
-        ranker = Ranker.from_checkpoint(own["ckpt_path"], device="auto")
-        app = create_app(load_index(own["index"], ranker, first_stage))
+        app = create_app(open_index(own["ckpt_path"], own["index"], first_stage))
     except (ValueError, *USER_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)

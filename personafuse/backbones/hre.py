@@ -76,25 +76,15 @@ class SentenceEncoder(nn.Module):
         states = list(states or [False] * len(groups))
         if self.training or not self.deduplicate:
             return [self.states(g) if s else self(g) for g, s in zip(groups, states, strict=True)]
-        length = max(g.word_ids.shape[-1] for g in groups)
-        width = max(g.char_ids.shape[-1] for g in groups)
-        words = torch.cat([
-            F.pad(g.word_ids.reshape(-1, g.word_ids.shape[-1]), (0, length - g.word_ids.shape[-1]))
-            for g in groups
-        ])  # fmt: skip
-        chars = torch.cat([
-            F.pad(g.char_ids.reshape(-1, *g.char_ids.shape[-2:]),
-                  (0, width - g.char_ids.shape[-1], 0, length - g.char_ids.shape[-2]))
-            for g in groups
-        ])  # fmt: skip
-        lengths = torch.cat([g.lengths.reshape(-1) for g in groups])
-        key = torch.cat([words, chars.reshape(len(words), -1)], dim=1)
-        _, inverse = torch.unique(key, dim=0, return_inverse=True)
-        count = int(inverse.max()) + 1
-        positions = torch.arange(len(words), device=words.device)
-        first = torch.full((count,), len(words), device=words.device, dtype=positions.dtype)
-        first = first.scatter_reduce(0, inverse, positions, reduce="amin")
-        distinct = TokenTensors(words[first], chars[first], lengths[first])
+        every = self.concatenate(groups)
+        length, width = every.char_ids.shape[1:]
+        # A row holds everything the encoder reads of a sentence: unique rows are its distinct
+        # sentences.
+        key = torch.cat([every.lengths[:, None], every.word_ids,
+                         every.char_ids.flatten(1)], dim=1)  # fmt: skip
+        rows, inverse = torch.unique(key, dim=0, return_inverse=True)
+        words, chars = rows[:, 1 : 1 + length], rows[:, 1 + length :]
+        distinct = TokenTensors(words, chars.reshape(-1, length, width), rows[:, 0])
         word_states = self.states(distinct)  # (K, L, 2h)
         vectors = max_last_pool(word_states, distinct.lengths) if not all(states) else None
         outputs, start = [], 0
@@ -107,6 +97,23 @@ class SentenceEncoder(nn.Module):
             else:
                 outputs.append(vectors[rows].reshape(*group.lengths.shape, -1))
         return outputs
+
+    @staticmethod
+    def concatenate(groups: Sequence[TokenTensors]) -> TokenTensors:
+        """Every sentence of the groups in one flat group, padded to the widest.
+
+        Shapes:
+            groups[i]: (*g_i, L_i) -> (sum of g_i, max L_i).
+        """
+        length = max(g.word_ids.shape[-1] for g in groups)
+        width = max(g.char_ids.shape[-1] for g in groups)
+        words = [F.pad(g.word_ids.reshape(-1, g.word_ids.shape[-1]),
+                       (0, length - g.word_ids.shape[-1])) for g in groups]  # fmt: skip
+        chars = [F.pad(g.char_ids.reshape(-1, *g.char_ids.shape[-2:]),
+                       (0, width - g.char_ids.shape[-1], 0, length - g.char_ids.shape[-2]))
+                 for g in groups]  # fmt: skip
+        lengths = [g.lengths.reshape(-1) for g in groups]
+        return TokenTensors(torch.cat(words), torch.cat(chars), torch.cat(lengths))
 
     def personas(self, batch: RnnBatch, names: tuple[str, ...]) -> dict:
         """Profile vectors and masks of each persona (Eq. 2, 5): name -> ((B, N, D), (B, N))."""

@@ -81,7 +81,7 @@ class BiLSTM(nn.Module):
 
     The forward direction runs on the padded batch as it is (padding comes after the real
     positions); the backward direction runs on each sequence reversed within its length, and
-    its outputs are put back in place. Two plain oneDNN/cuDNN LSTM calls: 1.14× the training
+    its outputs are put back in place. Two plain oneDNN/cuDNN LSTM calls: 1.16× the training
     speed of packed sequences for HRE on CPU, same outputs (benchmarks/hre_training.py). Empty
     sequences (length 0) are skipped and give all-zero outputs.
 

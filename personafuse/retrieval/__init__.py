@@ -3,7 +3,13 @@ that reranks its top-k with a trained persona-fusion ranker, and its index on di
 
 from __future__ import annotations
 
-from personafuse.retrieval.index import INDEX_FORMAT, PoolIndexError, build_index, load_index
+from personafuse.retrieval.index import (
+    INDEX_FORMAT,
+    PoolIndexError,
+    build_index,
+    load_index,
+    open_index,
+)
 from personafuse.retrieval.pool import Bm25Retriever, PoolError, pool_from_examples, read_pool
 from personafuse.retrieval.responder import TwoStageResponder
 
@@ -15,6 +21,7 @@ __all__ = [
     "TwoStageResponder",
     "build_index",
     "load_index",
+    "open_index",
     "pool_from_examples",
     "read_pool",
 ]

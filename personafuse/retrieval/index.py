@@ -22,7 +22,7 @@ import numpy as np
 from personafuse.retrieval.pool import Bm25Retriever
 from personafuse.retrieval.responder import TwoStageResponder
 
-__all__ = ["INDEX_FORMAT", "PoolIndexError", "build_index", "load_index"]
+__all__ = ["INDEX_FORMAT", "PoolIndexError", "build_index", "load_index", "open_index"]
 
 INDEX_FORMAT = 1
 
@@ -131,3 +131,10 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
                              "the index")  # fmt: skip
     retriever = Bm25Retriever.load(directory, pool)
     return TwoStageResponder(ranker, retriever, first_stage, encodings)
+
+
+def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto"):
+    """The checkpoint's ranker and the two-stage responder of its index (chat, serve)."""
+    from personafuse.ranker import Ranker
+
+    return load_index(directory, Ranker.from_checkpoint(ckpt_path, device=device), first_stage)
