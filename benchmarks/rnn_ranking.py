@@ -42,10 +42,14 @@ from personafuse.features import RnnFeaturizer
 TRAIN_CONTEXTS, VALID_CONTEXTS = 65_719, 7_801
 
 
-def build(name: str, featurizer: RnnFeaturizer, device: torch.device) -> PersonaRanker:
+def build(
+    name: str, featurizer: RnnFeaturizer, device: torch.device, **backbone_args
+) -> PersonaRanker:
     torch.manual_seed(0)
     vectors = np.random.default_rng(0).normal(size=(len(featurizer.vocab), 400)).astype(np.float32)
-    backbone = BACKBONES.get(name)(vectors, len(featurizer.char_vocab), hidden_size=200)
+    backbone = BACKBONES.get(name)(
+        vectors, len(featurizer.char_vocab), hidden_size=200, **backbone_args
+    )
     return PersonaRanker(backbone, "ra", ("self",), mlp_hidden=256).to(device)
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from personafuse.backbones import BACKBONES, PersonaRanker, VectorBackbone
-from personafuse.backbones.imn import EnhancedProjection
+from personafuse.backbones.enhancement import EnhancedProjection
 from personafuse.backbones.layers import BiLSTM, max_last_pool
 from personafuse.config import CONFIG_DIR, compose_config
 from personafuse.data import read_personachat, select_persona
@@ -138,15 +138,25 @@ def test_imn_composition_reads_the_enhanced_features_directly(featurizer, exampl
     with torch.no_grad():
         ranker(batch)
         hook.remove()
-        # The response side's input to the composition BiLSTM: (C, Lr, 4·2h). Brute force for
-        # one candidate: x = its word states, x̃ = attention over the context words.
-        responses = seen[1]
+        # The response side's input gates of the composition BiLSTM: (C · Lr, 2, 4h). Brute
+        # force for one candidate: x = its word states, x̃ = attention over the context words,
+        # and the LSTM's own input projection of [x; x̃; x − x̃; x ⊙ x̃].
+        responses = seen[1].unflatten(0, (batch.responses.word_ids.shape[1], -1))
         words = imn.sentences.states(batch.context)[0]  # (U, Lu, H)
         context = words[batch.context.word_ids[0] > 0]  # real words, in order
         x = imn.sentences.states(batch.responses)[0, 3, : batch.responses.lengths[0, 3]]
         aligned = torch.softmax(x @ context.T, dim=-1) @ context
         expected = torch.cat([x, aligned, x - aligned, x * aligned], dim=-1)
-        torch.testing.assert_close(responses[3, : len(x)], expected, rtol=1e-4, atol=1e-5)
+        lstm = imn.compose.lstm
+        forward = expected @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0
+        backward = (
+            expected @ lstm.weight_ih_l0_reverse.T
+            + lstm.bias_ih_l0_reverse
+            + lstm.bias_hh_l0_reverse
+        )
+        torch.testing.assert_close(
+            responses[3, : len(x)], torch.stack([forward, backward], 1), rtol=1e-4, atol=1e-5
+        )
     projected = _ranker("imn", featurizer, "ra", ("self",), enhancement_projection=True)
     assert projected.backbone.compose.lstm.input_size == 8
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from personafuse.backbones.base import BACKBONES
+from personafuse.backbones.enhancement import EnhancedProjection, Enhancement, pair_starts
 from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
-from personafuse.backbones.layers import BiLSTM, max_last_pool
+from personafuse.backbones.layers import max_last_pool
+from personafuse.backbones.pooled_lstm import PooledBiLSTM
 from personafuse.backbones.ranker import Encoded
 from personafuse.backbones.vector import VectorBackbone
 from personafuse.config import ConfigError
 from personafuse.features.rnn import RnnBatch
 
-__all__ = ["FUSION_RESPONSES", "IMN", "EnhancedProjection", "Enhancement"]
+__all__ = ["FUSION_RESPONSES", "IMN"]
 
 # Which response vector r̄ persona fusion uses (see the IMN docstring).
 FUSION_RESPONSES = ("sentence", "matched")
@@ -23,43 +24,6 @@ FUSION_RESPONSES = ("sentence", "matched")
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
     return torch.nan_to_num(weights, nan=0.0)  # rows with nothing to attend to
-
-
-class Enhancement(nn.Module):
-    """[x; x̃; x − x̃; x ⊙ x̃], the enhanced features that IMN's composition BiLSTM reads.
-
-    Shapes:
-        x: (B, 1 or C, T, H); aligned: (B, C, T, H) -> (B, C, T, 4H).
-    """
-
-    def __init__(self, state_dim: int):
-        super().__init__()
-        self.output_dim = 4 * state_dim
-
-    def forward(self, x: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
-        x = x.expand_as(aligned)
-        return torch.cat([x, aligned, x - aligned, x * aligned], dim=-1)
-
-
-class EnhancedProjection(nn.Module):
-    """ReLU(W [x; x̃; x − x̃; x ⊙ x̃] + b), computed without materialising the 4H concatenation.
-
-    W splits into four blocks, so W[...] = (W1 + W3) x + (W2 − W3) x̃ + W4 (x ⊙ x̃). When x is
-    shared by all candidates (the context side), its term is computed once per context.
-
-    Shapes:
-        x: (B, 1 or C, T, H); aligned: (B, C, T, H) -> (B, C, T, output_dim).
-    """
-
-    def __init__(self, state_dim: int, output_dim: int):
-        super().__init__()
-        self.linear = nn.Linear(4 * state_dim, output_dim)
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor, aligned: torch.Tensor) -> torch.Tensor:
-        w1, w2, w3, w4 = self.linear.weight.chunk(4, dim=1)
-        out = x @ (w1 + w3).T + aligned @ (w2 - w3).T + (x * aligned) @ w4.T + self.linear.bias
-        return torch.relu(out)
 
 
 @BACKBONES.register("imn")
@@ -125,9 +89,8 @@ class IMN(VectorBackbone):
             if enhancement_projection
             else Enhancement(state_dim)
         )
-        self.compose = BiLSTM(self.enhance.output_dim, hidden_size)
-        self.dropout = nn.Dropout(dropout)
-        self.context = ContextAggregator(2 * self.compose.output_dim, hidden_size, dropout)
+        self.compose = PooledBiLSTM(self.enhance.output_dim, hidden_size, dropout)
+        self.context = ContextAggregator(self.compose.output_dim, hidden_size, dropout)
         self.output_dim = self.context.output_dim
 
     def forward(self, batch: RnnBatch, personas: tuple[str, ...] = ()) -> Encoded:
@@ -161,43 +124,43 @@ class IMN(VectorBackbone):
         scores = torch.einsum("bih,bckh->bcik", context_words, responses)  # (B, C, Tc, Lr)
         to_response = _masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
         to_context = _masked_softmax(scores, context_mask[:, None, :, None], dim=2)
-        context_aligned = torch.einsum("bcik,bckh->bcih", to_response, responses)
-        response_aligned = torch.einsum("bcik,bih->bckh", to_context, context_words)
-        context_enhanced = self.enhance(context_words[:, None], context_aligned)  # (B, C, Tc, E)
-        response_enhanced = self.enhance(responses, response_aligned)  # (B, C, Lr, E)
+        # Composition BiLSTM over the enhanced features of both sides (Eq. 20–22), from input
+        # gates computed without the (B, C, T, 4·2h) features themselves, at real positions.
+        context_lengths = context_mask.sum(1)  # (B,)
+        context_gates = self.enhance.input_gates(
+            context_words[:, None], to_response, responses, self.compose, context_lengths
+        )  # (C · context_lengths.sum(), 2, 4h)
+        response_lengths = batch.responses.lengths  # (B, C)
+        longest_responses = response_lengths.amax(1)  # (B,): each context's own padding
+        response_gates = self.enhance.input_gates(
+            responses, to_context.transpose(2, 3), context_words[:, None], self.compose,
+            longest_responses,
+        )  # (C · longest_responses.sum(), 2, 4h)  # fmt: skip
 
-        # Split the context back into utterances: scatter the real words to their positions.
-        enhanced_dim = self.enhance.output_dim
-        padded = context_enhanced.new_zeros(
-            batch_size, candidates, utterances * utterance_len, enhanced_dim
-        )
-        index = order[:, None, :, None].expand(-1, candidates, -1, enhanced_dim)
-        padded = padded.scatter(2, index, context_enhanced * context_mask[:, None, :, None])
-        lengths = batch.context.lengths[:, None, :].expand(-1, candidates, -1).reshape(-1)
-        composed = self.dropout(
-            self.compose(padded.reshape(-1, utterance_len, enhanced_dim), lengths)
-        )
-        utterance_vectors = max_last_pool(composed, lengths).reshape(
-            batch_size * candidates, utterances, -1
-        )
+        # Rows are (context, candidate, position): candidate c of context b starts at c · Tb
+        # after the earlier contexts' rows; utterance u at its offset in the concatenation.
+        lengths = batch.context.lengths  # (B, U)
+        starts = (
+            pair_starts(context_lengths, candidates)[..., None]
+            + (lengths.cumsum(1) - lengths)[:, None, :]
+        )  # (B, C, U)
+        utterance_vectors = self.compose(
+            context_gates, starts.reshape(-1), lengths[:, None, :].expand_as(starts).reshape(-1)
+        ).reshape(batch_size * candidates, utterances, -1)
         counts = batch.context.mask.sum(-1)[:, None].expand(-1, candidates).reshape(-1)
         context = self.context(utterance_vectors, counts).reshape(batch_size, candidates, -1)
-
-        response_lengths = batch.responses.lengths.reshape(-1)
-        composed = self.dropout(
-            self.compose(
-                response_enhanced.reshape(-1, response_len, enhanced_dim), response_lengths
-            )
-        )
-        response_vectors = max_last_pool(composed, response_lengths).reshape(
-            batch_size, candidates, -1
-        )
+        response_vectors = self.compose(
+            response_gates,
+            pair_starts(longest_responses, candidates).reshape(-1),
+            response_lengths.reshape(-1),
+        ).reshape(batch_size, candidates, -1)
 
         fusion_responses = None
         if self.fusion_response == "sentence":
             # Cheap (a pooling of states already computed), so always given.
             fusion_responses = max_last_pool(
-                responses.reshape(-1, response_len, responses.shape[-1]), response_lengths
+                responses.reshape(-1, response_len, responses.shape[-1]),
+                response_lengths.reshape(-1),
             ).reshape(batch_size, candidates, -1)
         utterance_vectors = max_last_pool(
             word_states.reshape(-1, utterance_len, word_states.shape[-1]),
