@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import types
@@ -116,19 +114,21 @@ def _setup(variant: str, path: str):
     return model, featurizer(examples[:32])
 
 
-def _resident_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mib(field: str) -> float:
+    """VmRSS (resident now) or VmHWM (its peak) of this process, from /proc/self/status.
+    (Not ru_maxrss: Linux carries it over from the parent across fork and exec.)"""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
 
 def _memory_child(variant: str, path: str) -> None:
     """In a fresh process: the peak resident memory one forward adds to the built model."""
     model, batch = _setup(variant, path)
-    before = _resident_mib()
+    before = _status_mib("VmRSS")
     with torch.no_grad():
         model(batch)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(round(peak - before)))
+    print(json.dumps(round(_status_mib("VmHWM") - before)))
 
 
 def peak_forward_mib(variant: str, path: str) -> int:
