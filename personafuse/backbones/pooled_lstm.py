@@ -70,21 +70,24 @@ class PooledBiLSTM(nn.Module):
         row = starts[sequence]
         forward_rows = row + step_of
         backward_rows = row + lengths[sequence] - 1 - step_of  # reversed within each length
-        rows = torch.cat([2 * forward_rows, 2 * backward_rows + 1])
-        packed = gates.reshape(-1, gates.shape[-1]).index_select(0, rows)
-        packed = packed.view(2, len(forward_rows), -1)  # (2, P, 4h)
-        weights = torch.stack([self.lstm.weight_hh_l0, self.lstm.weight_hh_l0_reverse])
-        weights = weights.transpose(1, 2)  # (2, h, 4h)
-
+        flat = gates.reshape(-1, gates.shape[-1])  # (2R, 4h): row 2r forward, 2r + 1 backward
         sizes = [*running.sum(1).tolist(), 0]
+        # Per step, both directions' rows: [forward of the running sequences; backward of them].
+        step_rows = torch.stack([2 * forward_rows, 2 * backward_rows + 1]).split(sizes[:-1], 1)
+        weights = torch.stack([self.lstm.weight_hh_l0, self.lstm.weight_hh_l0_reverse])
+        # The recurrence runs in the gates' dtype (bfloat16 when they come from autocast), so
+        # the in-place product below never mixes dtypes.
+        weights = weights.transpose(1, 2).to(gates.dtype)  # (2, h, 4h)
+
         finished_states, finished_maxima = [], []
-        offset, state, cell, maximum = 0, None, None, None
-        for step in range(steps):
+        state, cell, maximum = None, None, None
+        for step, rows in enumerate(step_rows):
             size, following = sizes[step], sizes[step + 1]
-            step_gates = packed[:, offset : offset + size]
-            offset += size
+            # Gathered step by step, so each step's gates are read while still in cache.
+            step_gates = flat.index_select(0, rows.reshape(-1)).view(2, size, -1)
             if state is not None:  # the state starts at zero: no recurrent term at step 0
-                step_gates = torch.baddbmm(step_gates, state, weights)
+                with torch.autocast(gates.device.type, enabled=False):
+                    step_gates = step_gates.baddbmm_(state, weights)
             in_gate, forget_gate, cell_gate, out_gate = step_gates.chunk(4, dim=-1)
             candidate = torch.sigmoid(in_gate) * torch.tanh(cell_gate)
             if cell is not None:
