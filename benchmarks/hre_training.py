@@ -10,7 +10,10 @@ times, in alternation:
 - ``padded``: the library's ``BiLSTM`` now, which won: no packing; two unidirectional oneDNN
   LSTM calls on the padded batch, the backward one on each sequence reversed within its
   length, so padding never enters a real state (outputs checked equal to ``packed``);
-- ``padded + one call``: both.
+- ``padded + one call``: both;
+- ``padded + torch.compile``: the padded layout through ``torch.compile(model,
+  dynamic=True)`` (inductor), compiled before timing (its compile time is printed); not in
+  ``--quick``, whose budget the compile alone exceeds.
 
 Each row gives training contexts/s and the fraction of this machine's measured matmul peak
 that the BiLSTM work (the roofline of ``rnn_ranking.py``) reaches.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import torch
 import torch.nn.functional as F
@@ -69,7 +73,9 @@ VARIANTS = {
     "one call": (packed_forward, one_call),
     "padded": (PADDED_FORWARD, SEPARATE_GROUPS),
     "padded + one call": (PADDED_FORWARD, one_call),
+    "padded + torch.compile": (PADDED_FORWARD, SEPARATE_GROUPS),
 }
+COMPILED = "padded + torch.compile"
 
 
 def use(variant: str) -> None:
@@ -97,20 +103,29 @@ def main(argv: list[str] | None = None) -> None:
     model.train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
-    def step():
-        loss = F.cross_entropy(model(batch), batch.labels)
+    def step(network=model):
+        loss = F.cross_entropy(network(batch), batch.labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
 
+    variants = [name for name in VARIANTS if not (args.quick and name == COMPILED)]
+    networks = dict.fromkeys(variants, model)
+    compile_seconds = None
+    if COMPILED in variants:
+        use(COMPILED)
+        networks[COMPILED] = torch.compile(model, dynamic=True)
+        start = time.perf_counter()
+        step(networks[COMPILED])  # compiles forward and backward
+        compile_seconds = round(time.perf_counter() - start, 1)
     seconds = 2.0 if args.quick else 8.0
     gflop = lstm_train_gflop_per_context(batch, encoder.words.output_dim)
     peak = matmul_peak_gflops(device)
-    rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    rates: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(1 if args.quick else 2):  # alternate, so drift hits every variant alike
-        for name in VARIANTS:
+        for name in variants:
             use(name)
-            per_step, _ = timed(step, seconds)
+            per_step, _ = timed(lambda name=name: step(networks[name]), seconds)
             rates[name].append(16 / per_step)
     use("padded")
     rows = {name: {"train_contexts_per_s": round(max(values), 1),
@@ -118,12 +133,13 @@ def main(argv: list[str] | None = None) -> None:
             for name, values in rates.items()}  # fmt: skip
     print(f"HRE training step, 16 contexts, {torch.get_num_threads()} threads; matmul peak "
           f"{peak:.1f} GFLOP/s; BiLSTM work {gflop:.2f} GFLOP a context; packed vs padded "
-          f"outputs differ by {difference:.1e}")  # fmt: skip
+          f"outputs differ by {difference:.1e}; compiling took {compile_seconds} s")  # fmt: skip
     print("| layout | train contexts/s | fraction of matmul peak |\n|---|---|---|")
     for name, row in rows.items():
         print(f"| {name} | {row['train_contexts_per_s']} | {row['fraction_of_peak']:.0%} |")
     print("RESULT " + json.dumps({"benchmark": "hre_training", "quick": args.quick,
-                                  "peak_gflops": round(peak, 1), "rows": rows}))  # fmt: skip
+                                  "peak_gflops": round(peak, 1), "rows": rows,
+                                  "compile_seconds": compile_seconds}))  # fmt: skip
 
 
 if __name__ == "__main__":
