@@ -48,8 +48,9 @@ class BertRanker(Backbone):
         subtype: The joint layout's learned subtype embedding (persona / context / response).
         max_sequences: Sequences per encoder call; the sequences of a pass are sorted by
             length and encoded in chunks of this size, each padded to its own longest. None:
-            16 on CPU, where small chunks stay in cache (docs/benchmarks.md: 1.5× the pairs/s
-            of chunks of 256 on the development machine), 512 on a GPU.
+            8 on CPU, where small chunks stay in cache (docs/benchmarks.md: 85 % of the matmul
+            peak against 81 % with 16 and 72 % with 32 on the development machine), 512 on a
+            GPU.
         dropout: Dropout before the linear scorer (BERT's own is in its config).
     """
 
@@ -151,7 +152,7 @@ class BertRanker(Backbone):
     def _encode(self, sequences: list[Sequence3]) -> torch.Tensor:
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]))
         device = self.scorer.weight.device
-        chunk_size = self.max_sequences or (16 if device.type == "cpu" else 512)
+        chunk_size = self.max_sequences or (8 if device.type == "cpu" else 512)
         pooled = torch.empty(
             len(sequences), self.encoder.config.hidden_size, device=device, dtype=torch.float32
         )
