@@ -64,17 +64,20 @@ def test_featurizer_without_persona_and_before_fit(featurizer, examples):
         RnnFeaturizer()(examples[:1])
 
 
-def test_bilstm_matches_each_sequence_alone_with_the_same_gradients():
+@pytest.mark.parametrize("bucket_size", [256, 2], ids=["one-bucket", "length-buckets"])
+def test_bilstm_matches_each_sequence_alone_with_the_same_gradients(bucket_size):
     """Padding never enters a real state: each output (and each weight gradient) is that of
-    nn.LSTM reading the sequence alone."""
+    nn.LSTM reading the sequence alone, also when the sequences run in length buckets."""
     torch.manual_seed(0)
     layer = BiLSTM(5, 4)
-    inputs = torch.randn(3, 6, 5)
-    lengths = torch.tensor([6, 2, 0])
+    layer.bucket_size = bucket_size
+    inputs = torch.randn(6, 6, 5, requires_grad=True)
+    lengths = torch.tensor([6, 2, 0, 3, 1, 6])
     out = layer(inputs, lengths)
     out.sum().backward()
-    ours = [w.grad.clone() for w in layer.lstm.parameters()]
+    ours = [w.grad.clone() for w in layer.lstm.parameters()] + [inputs.grad.clone()]
     layer.zero_grad()
+    inputs.grad = None
     reference = 0
     for i, n in enumerate(lengths.tolist()):
         if n:
@@ -83,8 +86,9 @@ def test_bilstm_matches_each_sequence_alone_with_the_same_gradients():
             reference = reference + alone.sum()
         assert not out[i, n:].any()
     reference.backward()
-    for mine, expected in zip(ours, (w.grad for w in layer.lstm.parameters()), strict=True):
-        torch.testing.assert_close(mine, expected)
+    expected = [w.grad for w in layer.lstm.parameters()] + [inputs.grad]
+    for mine, wanted in zip(ours, expected, strict=True):
+        torch.testing.assert_close(mine, wanted)
 
 
 def test_max_last_pool_takes_each_directions_final_state():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from personafuse.backbones.base import BACKBONES
-from personafuse.backbones.layers import BiLSTM, WordRepresentation, max_last_pool
+from personafuse.backbones.layers import BiLSTM, WordRepresentation, max_last_pool, unique_rows
 from personafuse.backbones.ranker import Encoded
 from personafuse.backbones.vector import VectorBackbone
 from personafuse.features.rnn import RnnBatch, TokenTensors
@@ -82,7 +82,7 @@ class SentenceEncoder(nn.Module):
         # sentences.
         key = torch.cat([every.lengths[:, None], every.word_ids,
                          every.char_ids.flatten(1)], dim=1)  # fmt: skip
-        rows, inverse = torch.unique(key, dim=0, return_inverse=True)
+        rows, inverse = unique_rows(key)
         words, chars = rows[:, 1 : 1 + length], rows[:, 1 + length :]
         distinct = TokenTensors(words, chars.reshape(-1, length, width), rows[:, 0])
         word_states = self.states(distinct)  # (K, L, 2h)
