@@ -14,7 +14,7 @@ from torch import nn
 
 from personafuse.backbones import BACKBONES, PersonaRanker
 from personafuse.backbones.enhancement import EnhancedProjection, Enhancement
-from personafuse.backbones.layers import BiLSTM, max_last_pool
+from personafuse.backbones.layers import BiLSTM, max_last_pool, unique_rows
 from personafuse.backbones.pooled_lstm import PooledBiLSTM
 from personafuse.data import read_personachat, select_persona
 from personafuse.features import RnnFeaturizer
@@ -138,3 +138,20 @@ def test_imn_vectors_and_gradients_equal_the_original_formulation(
     assert not torch.allclose(first, second)  # fresh masks each call
     first.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in imn.compose.parameters())
+
+
+def test_unique_rows_is_exact_even_when_two_rows_share_a_hash():
+    torch.manual_seed(0)
+    rows = torch.randint(0, 3, (500, 4))
+    distinct, inverse = unique_rows(rows)
+    assert torch.equal(distinct[inverse], rows)
+    assert len(distinct) == len(torch.unique(rows, dim=0))
+    # Two different rows with the same wrapped hash: a·m0 + b·m1 == (a + m1)·m0 + (b − m0)·m1.
+    generator = torch.Generator().manual_seed(2)
+    m0, m1 = (torch.randint(0, 2**62, (2,), generator=generator) * 2 + 1).tolist()
+    colliding = torch.tensor([[0, 0], [m1, -m0], [0, 0]])
+    hashes = (colliding * torch.tensor([m0, m1])).sum(1)
+    assert hashes[0] == hashes[1]  # the fallback is exercised
+    distinct, inverse = unique_rows(colliding)
+    assert len(distinct) == 2 and torch.equal(distinct[inverse], colliding)
+    assert inverse[0] == inverse[2] != inverse[1]
