@@ -48,6 +48,8 @@ def test_pooled_bilstm_equals_bilstm_then_max_last_pool_with_the_same_gradients(
     gates = (inputs @ weight.T + bias).unflatten(-1, (2, -1)).reshape(-1, 2, 20)
     pooled = layer(gates, torch.arange(len(lengths)) * 6, lengths)
     torch.testing.assert_close(pooled, expected)
+    with torch.no_grad():  # evaluation gathers each step's gates as it runs
+        torch.testing.assert_close(layer(gates, torch.arange(len(lengths)) * 6, lengths), expected)
     assert pooled[1].abs().sum() == 0 and pooled[6].abs().sum() == 0  # empty sequences
     probe = torch.randn_like(expected)
     wanted = torch.autograd.grad((expected * probe).sum(), [inputs, *layer.lstm.parameters()])
@@ -79,6 +81,18 @@ def test_input_gates_equal_the_lstm_projection_of_the_features(module, shared):
     gates = module.input_gates(x, attention, values, composition, lengths)
     wanted = torch.cat([expected[0].flatten(0, 1), expected[1, :, :2].flatten(0, 1)])
     torch.testing.assert_close(gates, wanted, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # evaluation adds the terms in place
+        gates = module.input_gates(x, attention, values, composition, lengths)
+        torch.testing.assert_close(gates, wanted, rtol=1e-5, atol=1e-5)
+        no_rows = module.input_gates(x, attention, values, composition, torch.tensor([0, 2]))
+        torch.testing.assert_close(no_rows, wanted[15:], rtol=1e-5, atol=1e-5)
+    # a context without real positions has no rows
+    gates = module.input_gates(x, attention, values, composition, torch.tensor([0, 2]))
+    torch.testing.assert_close(gates, expected[1, :, :2].flatten(0, 1), rtol=1e-5, atol=1e-5)
+    # autocast on a GPU gives a float32 attention (softmax) next to bfloat16 states
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = module.input_gates(x.bfloat16(), attention, values.bfloat16(), composition, lengths)
+    torch.testing.assert_close(mixed.float(), wanted, rtol=0.05, atol=0.05)
 
 
 @pytest.fixture(scope="module")

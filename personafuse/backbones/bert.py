@@ -48,9 +48,9 @@ class BertRanker(Backbone):
         subtype: The joint layout's learned subtype embedding (persona / context / response).
         max_sequences: Sequences per encoder call; the sequences of a pass are sorted by
             length and encoded in chunks of this size, each padded to its own longest. None:
-            8 on CPU, where small chunks stay in cache (docs/benchmarks.md: 85 % of the matmul
-            peak against 81 % with 16 and 72 % with 32 on the development machine), 512 on a
-            GPU.
+            8 on CPU, where small chunks stay in cache (docs/benchmarks.md, bert_cpu.py: 87 %
+            of the matmul peak against 84 % with 16 and 71 % with 32 on the development
+            machine), 512 on a GPU.
         dropout: Dropout before the linear scorer (BERT's own is in its config).
     """
 

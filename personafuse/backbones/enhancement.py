@@ -15,26 +15,22 @@ from personafuse.backbones.pooled_lstm import PooledBiLSTM
 __all__ = ["EnhancedProjection", "Enhancement", "pair_starts"]
 
 
-def _attend(
-    attention: torch.Tensor, values: torch.Tensor, into: torch.Tensor | None = None
-) -> torch.Tensor:
-    """``attention @ values`` (added to ``into`` in place when given), where ``values`` may be
-    shared by all candidates (C = 1): then one product per context, with no expanded copy.
+def _attend(attention: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``attention @ values``, where ``values`` may be shared by all candidates (C = 1): then
+    one product per context, with no expanded copy.
 
     Shapes:
-        attention: (B, C, T, S); values: (B, 1 or C, S, D); into: (B, C, T, D) -> (B, C, T, D).
+        attention: (B, C, T, S); values: (B, 1 or C, S, D) -> (B, C, T, D).
     """
     batch, candidates, length, source = attention.shape
+    values = values.to(attention.dtype)  # autocast: a float32 softmax with bfloat16 values
     if values.shape[1] == 1:
-        attention = attention.reshape(batch, candidates * length, source)
-        values = values[:, 0]
+        flat = attention.reshape(batch, candidates * length, source) @ values[:, 0]
     else:
-        attention = attention.reshape(batch * candidates, length, source)
-        values = values.reshape(batch * candidates, source, -1)
-    if into is None:
-        return (attention @ values).reshape(batch, candidates, length, -1)
-    into.view(*attention.shape[:2], -1).baddbmm_(attention, values)
-    return into
+        flat = attention.reshape(batch * candidates, length, source) @ values.reshape(
+            batch * candidates, source, -1
+        )
+    return flat.reshape(batch, candidates, length, values.shape[-1])
 
 
 class Enhancement(nn.Module):
@@ -77,16 +73,25 @@ class Enhancement(nn.Module):
         weight, bias = composition.input_weights()
         own, aligned, difference, product = weight.chunk(4, dim=1)
         real = _real_positions(attention, lengths)
-        # The only term computed per pair and feature, and only at real positions.
-        gates = (x * _attend(attention, values))[real] @ product.T
+        products = (x * _attend(attention, values))[real]  # the only per-pair features
         own_terms = x @ (own + difference).T + bias  # per context on the shared side
         value_terms = values @ (aligned - difference).T  # over the other side's S words
-        _add_per_context(gates, lengths, own_terms, attention, value_terms)
+        terms = (lengths, own_terms, attention, value_terms)
+        if torch.is_grad_enabled() and products.requires_grad:
+            additive = _per_context_terms(*terms).to(products.dtype)
+            gates = torch.addmm(additive, products, product.T.to(products.dtype))
+        else:  # evaluation: in place, no copies (autograd would copy the whole tensor per add)
+            gates = products @ product.T.to(products.dtype)
+            _add_per_context(gates, *terms)
         return gates.unflatten(-1, (2, -1))
 
 
 def _real_positions(attention: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, C, T) mask of the first ``lengths[b]`` positions."""
+    """Mask of the first ``lengths[b]`` positions of every candidate.
+
+    Shapes:
+        attention: (B, C, T, S); lengths: (B,) -> (B, C, T).
+    """
     length = attention.shape[2]
     real = torch.arange(length, device=lengths.device) < lengths[:, None]
     return real[:, None, :].expand(-1, attention.shape[1], -1)
@@ -103,6 +108,32 @@ def pair_starts(lengths: torch.Tensor, candidates: int) -> torch.Tensor:
     return (rows.cumsum(0) - rows)[:, None] + candidate[None, :] * lengths[:, None]
 
 
+def _per_context_terms(
+    lengths: torch.Tensor,
+    own_terms: torch.Tensor,
+    attention: torch.Tensor,
+    value_terms: torch.Tensor,
+) -> torch.Tensor:
+    """own_terms[b] + attention[b] @ value_terms[b] at each context's real positions, context
+    by context (each at its own length), in :meth:`Enhancement.input_gates`' row order. Out of
+    place, so that training's backward pass handles each block once.
+
+    Shapes:
+        lengths: (B,); own_terms: (B, 1 or C, T, 8h); attention: (B, C, T, S); value_terms:
+        (B, 1 or C, S, 8h) -> (R, 8h).
+    """
+    width, blocks = own_terms.shape[-1], []
+    for context, length in enumerate(lengths.tolist()):
+        if length == 0:  # no real positions: no rows
+            continue
+        attended = _attend(attention[context : context + 1, :, :length],
+                           value_terms[context : context + 1])  # fmt: skip
+        blocks.append((attended + own_terms[context : context + 1, :, :length]).reshape(-1, width))
+    if not blocks:
+        return own_terms.new_zeros(0, width)
+    return torch.cat(blocks)
+
+
 def _add_per_context(
     gates: torch.Tensor,
     lengths: torch.Tensor,
@@ -110,20 +141,24 @@ def _add_per_context(
     attention: torch.Tensor,
     value_terms: torch.Tensor,
 ) -> None:
-    """gates[rows of b] += own_terms[b] + attention[b] @ value_terms[b], in place, context by
-    context so that no padded (B, C, T, 8h) tensor is built.
+    """``gates += _per_context_terms(...)`` in place, block by block, for evaluation.
 
     Shapes:
-        gates: (R, 8h) as in :meth:`Enhancement.input_gates`; own_terms: (B, 1 or C, T, 8h);
-        attention: (B, C, T, S); value_terms: (B, 1 or C, S, 8h).
+        gates: (R, 8h); the others as in :func:`_per_context_terms`.
     """
-    candidates, offset = attention.shape[1], 0
+    candidates, width, offset = attention.shape[1], gates.shape[-1], 0
     for context, length in enumerate(lengths.tolist()):
-        block = gates[offset : offset + candidates * length].view(candidates, length, -1)
+        if length == 0:  # no real positions: no rows
+            continue
+        block = gates[offset : offset + candidates * length].view(candidates, length, width)
         offset += candidates * length
         block += own_terms[context, :, :length]
-        _attend(attention[context : context + 1, :, :length], value_terms[context : context + 1],
-                into=block[None])  # fmt: skip
+        context_attention = attention[context, :, :length].to(gates.dtype)
+        values = value_terms[context].to(gates.dtype)
+        if len(values) == 1:  # shared by all candidates: one product, no expanded copy
+            block.view(-1, width).addmm_(context_attention.reshape(-1, values.shape[1]), values[0])
+        else:
+            block.baddbmm_(context_attention, values)
 
 
 class EnhancedProjection(nn.Module):

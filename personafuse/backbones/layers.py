@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from personafuse.features.rnn import TokenTensors
@@ -108,9 +109,10 @@ class BiLSTM(nn.Module):
 
     The forward direction runs on the padded batch as it is (padding comes after the real
     positions); the backward direction runs on each sequence reversed within its length, and
-    its outputs are put back in place. Two plain oneDNN/cuDNN LSTM calls: 1.16× the training
-    speed of packed sequences for HRE on CPU, same outputs (benchmarks/hre_training.py). The
-    sequences run longest first in buckets of ``bucket_size``, each cut to its own longest,
+    its outputs are put back in place. Two plain oneDNN/cuDNN LSTM calls per bucket: 1.16× the
+    training speed of packed sequences for HRE on CPU, same outputs
+    (benchmarks/hre_training.py). The sequences run longest first in buckets of at most
+    ``bucket_size``, each cut to its own longest,
     because padding costs recurrent steps (a batch's distinct sentences mix 20-word
     utterances with 8-word profile sentences). Empty sequences (length 0) are skipped and give
     all-zero outputs.
@@ -128,20 +130,20 @@ class BiLSTM(nn.Module):
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         real = torch.nonzero(lengths > 0).squeeze(1)
-        outputs = None
-        # Longest first, in buckets of at least `bucket_size` sequences, each cut to its own
+        if not len(real):
+            return inputs.new_zeros(*inputs.shape[:2], self.output_dim)
+        # Longest first, in buckets of at most `bucket_size` sequences, each cut to its own
         # longest: padding costs recurrent steps.
         order = real[torch.argsort(lengths[real], descending=True, stable=True)]
+        pieces = []
         for bucket in order.split(self.bucket_size):
             longest = int(lengths[bucket[0]])
             states = self._directions(inputs[bucket, :longest], lengths[bucket])
-            if outputs is None:  # in the states' dtype: bfloat16 under autocast
-                outputs = states.new_zeros(*inputs.shape[:2], self.output_dim)
-            positions = torch.arange(longest, device=inputs.device)
-            outputs = outputs.index_put((bucket[:, None], positions[None, :]),
-                                        states)  # fmt: skip
-        if outputs is None:
-            return inputs.new_zeros(*inputs.shape[:2], self.output_dim)
+            pieces.append(F.pad(states, (0, 0, 0, inputs.shape[1] - longest)))
+        states = torch.cat(pieces)
+        # In the states' dtype: under autocast the LSTM may compute in bfloat16.
+        outputs = states.new_zeros(*inputs.shape[:2], self.output_dim)
+        outputs[order] = states  # one scatter for all buckets
         return outputs
 
     def _directions(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -27,11 +27,12 @@ class PooledBiLSTM(nn.Module):
 
     IMN's composition LSTM reads 4·2h = 1600-d enhanced features for every (candidate,
     context word) pair. Its input projection ``W_ih x`` is linear, so the caller can compute it
-    from parts far smaller than the features (``imn.Enhancement.input_gates``); this module runs
-    the recurrence on those gates. Sequences are sorted by length and stepped like a packed
-    sequence (only the still-running ones at each step), both directions in one batched
-    product, and the pooling is kept as a running maximum, so the (N, L, 2h) outputs are never
-    stored. Same results as :class:`~personafuse.backbones.layers.BiLSTM` followed by
+    from parts far smaller than the features (``enhancement.Enhancement.input_gates``); this
+    module runs the recurrence on those gates, in float32 (also under autocast). Sequences are
+    sorted by length and stepped like a packed sequence (only the still-running ones at each
+    step), both directions in one batched product, and the pooling is kept as a running
+    maximum, so the (N, L, 2h) outputs are never stored. Same results as
+    :class:`~personafuse.backbones.layers.BiLSTM` followed by
     :func:`~personafuse.backbones.layers.max_last_pool` (tested, outputs and gradients).
 
     The parameters are a plain ``nn.LSTM`` (``self.lstm``), so checkpoints are unchanged.
@@ -55,6 +56,7 @@ class PooledBiLSTM(nn.Module):
         self.output_dim = 4 * hidden_size
 
     def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM's input weights and summed biases (:func:`stacked_input_weights`)."""
         return stacked_input_weights(self.lstm)
 
     def forward(
@@ -70,29 +72,38 @@ class PooledBiLSTM(nn.Module):
         row = starts[sequence]
         forward_rows = row + step_of
         backward_rows = row + lengths[sequence] - 1 - step_of  # reversed within each length
-        flat = gates.reshape(-1, gates.shape[-1])  # (2R, 4h): row 2r forward, 2r + 1 backward
+        # float32 whatever autocast made the gates: the cell state accumulates over the steps.
+        flat = gates.float().reshape(-1, gates.shape[-1])  # (2R, 4h): 2r forward, 2r + 1 back
         sizes = [*running.sum(1).tolist(), 0]
         # Per step, both directions' rows: [forward of the running sequences; backward of them].
-        step_rows = torch.stack([2 * forward_rows, 2 * backward_rows + 1]).split(sizes[:-1], 1)
+        rows = torch.stack([2 * forward_rows, 2 * backward_rows + 1])  # (2, P)
+        if flat.requires_grad:
+            # One gather and one split: their backward passes are one scatter-add and one
+            # concatenation, where gathering step by step would build a full-size gradient
+            # for every step.
+            step_inputs = flat.index_select(0, rows.reshape(-1)).view(2, -1, flat.shape[-1])
+            step_inputs = step_inputs.split(sizes[:-1], dim=1)
+        else:  # gathered when each step runs, so its gates are read while still in cache
+            step_inputs = (flat.index_select(0, step_rows.reshape(-1)).view(2, -1, flat.shape[-1])
+                           for step_rows in rows.split(sizes[:-1], dim=1))  # fmt: skip
         weights = torch.stack([self.lstm.weight_hh_l0, self.lstm.weight_hh_l0_reverse])
-        # The recurrence runs in the gates' dtype (bfloat16 when they come from autocast), so
-        # the in-place product below never mixes dtypes.
-        weights = weights.transpose(1, 2).to(gates.dtype)  # (2, h, 4h)
+        weights = weights.transpose(1, 2).float()  # (2, h, 4h)
 
         finished_states, finished_maxima = [], []
         state, cell, maximum = None, None, None
-        for step, rows in enumerate(step_rows):
+        for step, step_gates in enumerate(step_inputs):
             size, following = sizes[step], sizes[step + 1]
-            # Gathered step by step, so each step's gates are read while still in cache.
-            step_gates = flat.index_select(0, rows.reshape(-1)).view(2, size, -1)
             if state is not None:  # the state starts at zero: no recurrent term at step 0
-                with torch.autocast(gates.device.type, enabled=False):
-                    step_gates = step_gates.baddbmm_(state, weights)
+                with torch.autocast(gates.device.type, enabled=False):  # stays float32
+                    if flat.requires_grad:
+                        step_gates = torch.baddbmm(step_gates, state, weights)
+                    else:
+                        step_gates = step_gates.baddbmm_(state, weights)
             in_gate, forget_gate, cell_gate, out_gate = step_gates.chunk(4, dim=-1)
-            candidate = torch.sigmoid(in_gate) * torch.tanh(cell_gate)
+            new_cell = torch.sigmoid(in_gate) * torch.tanh(cell_gate)
             if cell is not None:
-                candidate = torch.addcmul(candidate, torch.sigmoid(forget_gate), cell)
-            cell = candidate
+                new_cell = torch.addcmul(new_cell, torch.sigmoid(forget_gate), cell)
+            cell = new_cell
             state = torch.sigmoid(out_gate) * torch.tanh(cell)
             output = self.dropout(state)
             maximum = output if maximum is None else torch.maximum(maximum, output)
@@ -101,10 +112,10 @@ class PooledBiLSTM(nn.Module):
                 finished_maxima.append(maximum[:, following:])
             state, cell, maximum = state[:, :following], cell[:, :following], maximum[:, :following]
 
-        pooled = gates.new_zeros(count, self.output_dim)
+        pooled = flat.new_zeros(count, self.output_dim)
         if finished_states:
             states = torch.cat(finished_states[::-1], dim=1)  # sorted rows 0 … ended first last
             maxima = torch.cat(finished_maxima[::-1], dim=1)
             done = torch.cat([maxima[0], maxima[1], states[0], states[1]], dim=-1)
-            pooled = torch.cat([done, pooled[len(done) :].to(done.dtype)])
+            pooled = torch.cat([done, pooled[len(done) :]])
         return pooled[torch.argsort(order)]
