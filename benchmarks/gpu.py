@@ -3,7 +3,8 @@ training steps, peak memory, and the projected GPU-hours of the paper's sweeps.
 
 - **Table 6**: contexts/s and pairs/s (a context has 20 candidates) of an evaluation pass over
   real-length contexts (the real utterances, personas and candidates of tests/fixtures, context
-  lengths drawn like Persona-Chat's), in fp32 and under bf16 autocast, for HRE and IMN (the
+  lengths drawn like Persona-Chat's), in fp32 and under bf16 autocast (where the device has
+  bf16; a CPU without it, AVX2 only, measures fp32 and says so), for HRE and IMN (the
   paper's sizes) and BERT-base (random weights from a ``BertConfig``, no download; L = 320)
   with every fusion each serves, self persona. Each cell runs over at most ``--contexts``
   contexts and stops after ``--cell-seconds`` (the rate is over the contexts done).
@@ -43,6 +44,7 @@ from personafuse.backbones.bert import BertRanker
 from personafuse.config import CONFIG_DIR
 from personafuse.features import BertFeaturizer, RnnFeaturizer
 from personafuse.fusion import FUSIONS
+from personafuse.validation import bf16_supported
 
 TRAIN_CONTEXTS, VALID_CONTEXTS, TEST_CONTEXTS = 65_719, 7_801, 7_512
 EPOCHS = {"hre": 10, "imn": 10, "bert": 19, "unilm": 10}
@@ -143,6 +145,11 @@ def ranking_step(network, batch, device, precision):
     return step
 
 
+def precisions(device: torch.device) -> tuple[str, ...]:
+    """fp32, and bf16 where the device runs it."""
+    return ("fp32", "bf16") if bf16_supported(device.type) else ("fp32",)
+
+
 def table6(examples, sizes, device, args) -> tuple[list[dict], dict]:
     rows, training = [], {}
     featurizers = {"rnn": RnnFeaturizer().fit(examples), "bert": BertFeaturizer(args.tokenizer)}
@@ -158,7 +165,7 @@ def table6(examples, sizes, device, args) -> tuple[list[dict], dict]:
             build = bert_network if kind == "bert" else rnn_network
             network = (build(fusion, featurizer, sizes, device) if kind == "bert"
                        else build(name, fusion, featurizer, sizes, device))  # fmt: skip
-            for precision in ("fp32", "bf16"):
+            for precision in precisions(device):
                 reset_peak(device)
                 rate, done = evaluation_rate(network, batches, device, precision,
                                              args.cell_seconds)  # fmt: skip
@@ -169,7 +176,7 @@ def table6(examples, sizes, device, args) -> tuple[list[dict], dict]:
                 print(json.dumps(rows[-1]), flush=True)
             if fusion == ("cra" if kind == "bert" else "ra"):
                 batch = move(featurizer(examples[:train_size]), device)
-                for precision in ("fp32", "bf16"):
+                for precision in precisions(device):
                     reset_peak(device)
                     rate = training_rate(ranking_step(network, batch, device, precision),
                                          train_size, device, args.train_seconds)  # fmt: skip
@@ -195,7 +202,7 @@ def unilm(examples, sizes, device, args) -> dict:
     results = {}
     train = featurizer(examples[: 4 if args.dry_run else 16]).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-5)
-    for precision in ("fp32", "bf16"):
+    for precision in precisions(device):
         network.train()
 
         def step(precision=precision):
@@ -289,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device: {name}; torch {torch.__version__}; dry run: {args.dry_run}", flush=True)
     if args.dry_run:
         print("dry run: tiny networks on the CPU; the figures below only show the script works")
+    if "bf16" not in precisions(device):
+        print(f"bf16: not supported on this {device.type} (no native bf16); measuring fp32 only")
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -309,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{value.get('decode_contexts_per_s', '')} | {value['peak_mib']} |")  # fmt: skip
     print("\nprojected GPU-hours (4 seeds, real data sizes): "
           + ", ".join(f"{k} {v}" for k, v in hours.items()))  # fmt: skip
-    result = {"device": name, "dry_run": args.dry_run, "seconds": round(time.perf_counter()
+    result = {"device": name, "dry_run": args.dry_run, "precisions": precisions(device),
+              "seconds": round(time.perf_counter()
               - started, 1), "table6": rows, "training": training, "generation": generation,
               "projected_gpu_hours": hours}  # fmt: skip
     print("RESULT " + json.dumps(result))

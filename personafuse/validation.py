@@ -8,6 +8,7 @@ A bad value fails with one line that names the key, the value and what is allowe
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from omegaconf import OmegaConf
 
 from personafuse.config import ConfigError
 
-__all__ = ["RULES", "Rule", "validate_config"]
+__all__ = ["RULES", "Rule", "bf16_supported", "validate_config"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ RULES: dict[str, Rule] = {
     "dataset.dialogues.train": POSITIVE,
     "dataset.dialogues.valid": POSITIVE,
     "dataset.dialogues.test": POSITIVE,
+    "module.validation_contexts": Rule(int, 1, optional=True),
     "datamodule.num_workers": NON_NEGATIVE,
     "datamodule.num_candidates": Rule(int, 2),
     "trainer.max_epochs": Rule(int, -1),
@@ -140,6 +142,7 @@ def validate_config(cfg) -> None:
         present, value = _select(cfg, key)
         if present and not _batch_amount(value):
             raise _fail(key, value, "an integer ≥ 1 (batches) or a number in [0, 1] (fraction)")
+    _check_precision(cfg)
     _check_list(cfg, "model.backbone.char_windows", POSITIVE)
     _check_list(cfg, "module.hits_k", POSITIVE)
     present, monitor = _select(cfg, "monitor")
@@ -158,6 +161,50 @@ def validate_config(cfg) -> None:
         raise ConfigError(
             f"monitor={monitor}: not a validation metric the module logs; valid choices: "
             f"{', '.join(logged)}"
+        )
+
+
+@functools.cache
+def bf16_supported(device_type: str) -> bool:
+    """Whether bfloat16 autocast runs on this machine's ``cuda`` or ``cpu`` device.
+
+    On a CPU without native bf16 (AVX2 only, no AVX-512), oneDNN has no bf16 LSTM and fails
+    inside the first recurrent layer, so the CPU is probed with a tiny LSTM under autocast,
+    the operation that fails there. Other device types (``mps``) are left to PyTorch.
+    """
+    import torch
+
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type != "cpu":
+        return True
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 2, 4))
+    except RuntimeError:
+        return False
+    return True
+
+
+def _check_precision(cfg) -> None:
+    """A bf16 ``trainer.precision`` on a device without bf16 fails here, in one line."""
+    present, precision = _select(cfg, "trainer.precision")
+    if not present or "bf16" not in str(precision):
+        return
+    _, accelerator = _select(cfg, "trainer.accelerator")
+    import torch
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        device, name = "cuda", f"this GPU ({torch.cuda.get_device_name()})"
+    elif accelerator in ("cpu", "auto"):
+        device, name = "cpu", "this CPU (no native bf16, e.g. AVX2 without AVX-512)"
+    else:  # no GPU for accelerator=gpu, mps, tpu: Lightning decides and says
+        return
+    if not bf16_supported(device):
+        raise ConfigError(
+            f"trainer.precision={precision}: bf16 is not supported on {name}; use "
+            "trainer.precision=32-true"
         )
 
 

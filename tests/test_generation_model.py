@@ -139,3 +139,80 @@ def test_bad_decoding_settings_name_the_key():
         DecodingConfig("topk")
     with pytest.raises(ValueError, match="min_length=5, max_length=3"):
         DecodingConfig(min_length=5, max_length=3)
+
+
+def _generator(model):
+    """A UnilmGenerator around ``model`` (the end token is the featurizer's [SEP])."""
+    from types import SimpleNamespace
+
+    from personafuse.backbones.unilm import UnilmGenerator
+
+    return UnilmGenerator(model, SimpleNamespace(special_ids={"sep": END})).eval()
+
+
+def _batch(source_lengths, target_lengths, seed=2):
+    """A Seq2SeqBatch of random tokens: sources ending in [SEP]-like tokens, targets ending
+    in END, labels predicting each target token from the position before it."""
+    from personafuse.features.seq2seq import IGNORE, Seq2SeqBatch
+
+    ids, types, positions, mask = _packed(source_lengths, target_lengths, seed)
+    labels = torch.full_like(ids, IGNORE)
+    sources = torch.zeros(len(ids), max(source_lengths), dtype=torch.long)
+    for row, (source, target) in enumerate(zip(source_lengths, target_lengths, strict=True)):
+        ids[row, source + target - 1] = END
+        labels[row, source - 1 : source + target - 1] = ids[row, source : source + target]
+        sources[row, :source] = ids[row, :source]
+    texts = ["r"] * len(ids)
+    return Seq2SeqBatch(ids, types, positions.clone(), mask, labels, sources,
+                        torch.tensor(source_lengths), texts, texts)  # fmt: skip
+
+
+@pytest.mark.parametrize("rows", [None, [7, 0, 3], []], ids=["all", "some", "none"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        DecodingConfig("greedy", max_length=12, no_repeat_ngram=2),
+        DecodingConfig("beam", max_length=10, beam_size=3),
+        DecodingConfig("sample", max_length=12, top_p=0.8, seed=5),
+        DecodingConfig("greedy", max_length=12, use_cache=False),
+    ],
+    ids=["greedy", "beam", "nucleus", "greedy-uncached"],
+)
+def test_one_pass_evaluation_equals_the_loss_then_decoding(config, rows):
+    """UnilmGenerator.evaluate: the teacher-forced pass in length-sorted chunks (more rows
+    than a chunk, lengths that differ) primes decoding with its source keys and values."""
+    from personafuse.backbones.unilm import EVALUATION_CHUNK
+
+    generator = _generator(_model())
+    sources = [5, 9, 3, 12, 7, 4, 10, 6, 8, 3, 11]
+    targets = [4, 2, 6, 3, 5, 2, 4, 7, 3, 5, 2]
+    assert len(sources) > EVALUATION_CHUNK
+    batch = _batch(sources, targets)
+    _, nll, tokens = generator.loss(batch)
+    one_nll, one_tokens, generated = generator.evaluate(batch, config, rows)
+    assert one_tokens == tokens == sum(targets)
+    assert float(one_nll) == pytest.approx(float(nll), rel=1e-5)
+    # A sampled response depends on the rows beside it (one random stream per batch).
+    index = torch.arange(len(sources)) if rows is None else torch.tensor(rows, dtype=torch.long)
+    expected = decode(generator.model, batch.source_ids[index], batch.source_lengths[index], END,
+                      config)  # fmt: skip
+    assert generated == expected
+    if rows is None:
+        assert generated == generator.generate(batch, config)
+
+
+def test_decoding_drops_finished_rows_without_changing_the_others():
+    """Greedy rows that end leave the batch: every row decodes as it would alone, with rows
+    that end early beside rows that run to max_length."""
+    model = _model()
+    with torch.no_grad():
+        model.output_bias[END] += 1.5  # some rows end, others run to max_length
+    batch = _batch([5, 9, 3, 12, 7, 4, 10, 6, 8, 3, 11], [4, 2, 6, 3, 5, 2, 4, 7, 3, 5, 2])
+    ids, lengths = batch.source_ids, batch.source_lengths
+    config = DecodingConfig("greedy", max_length=20, no_repeat_ngram=2)
+    batched = decode(model, ids, lengths, END, config)
+    assert min(map(len, batched)) < max(map(len, batched)) == 20
+    for row in range(len(ids)):
+        alone = decode(model, ids[row : row + 1, : lengths[row]], lengths[row : row + 1], END,
+                       config)  # fmt: skip
+        assert alone[0] == batched[row]

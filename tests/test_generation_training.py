@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from personafuse.data.schema import RankingExample
 from personafuse.features.seq2seq import IGNORE, Seq2SeqFeaturizer
@@ -179,3 +180,93 @@ def test_report_renders_table7_with_stars_bold_and_the_papers_rows(tmp_path):
         == "| MiniLM-CA-Self (paper) | 4.50★ | 94.94★ | 99.59 | 8.59 |"
     )
     assert r"\textbf{" in (tmp_path / "report" / "tables.tex").read_text()
+
+
+def test_the_validation_sample_is_the_same_contexts_on_any_number_of_processes():
+    from personafuse.data.sampling import ShardSampler
+    from personafuse.lit.generation import sample_rows
+
+    contexts, batch, stride = 50, 4, 7
+    for world in (1, 2, 3):
+        chosen = set()
+        for rank in range(world):
+            shard = list(ShardSampler(contexts, world, rank))
+            for seen in range(0, len(shard), batch):
+                size = min(batch, len(shard) - seen)
+                rows = sample_rows(seen, size, stride, world, rank)
+                chosen |= {shard[seen + row] for row in rows}
+        assert chosen == set(range(0, contexts, stride)), world
+
+
+class _Batch:
+    def __init__(self, size):
+        self.references = [f"reference {i}" for i in range(size)]
+        self.personas = [""] * size
+
+    def __len__(self):
+        return len(self.references)
+
+
+class _Recorder(torch.nn.Module):
+    """A generator that records which rows each pass asks it to generate for, and how."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def evaluate(self, batch, config, rows):
+        self.calls.append((rows, config.strategy))
+        count = len(batch) if rows is None else len(rows)
+        return torch.tensor(1.0), len(batch), [[7]] * count
+
+    def text(self, ids):
+        return "a reply"
+
+
+@pytest.mark.parametrize("fn", ["fit", "validate", "test"])
+def test_only_validation_during_training_is_sampled_and_greedy(fn):
+    """While fitting, validation generates with validation_decoding for an evenly spaced
+    sample of validation_contexts; the best checkpoint's validation after training, evaluate
+    and the test pass generate for every context with the configured decoding."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    from personafuse.lit.generation import GenerationModule
+
+    network = _Recorder()
+    module = GenerationModule(network, optimizer=None, decoding={"strategy": "beam"},
+                              validation_decoding={"strategy": "greedy"},
+                              validation_contexts=3)  # fmt: skip
+    stage = {"fit": TrainerFn.FITTING, "validate": TrainerFn.VALIDATING,
+             "test": TrainerFn.TESTING}[fn]  # fmt: skip
+    module.trainer = SimpleNamespace(state=SimpleNamespace(fn=stage), world_size=1,
+                                     global_rank=0, val_dataloaders=SimpleNamespace(
+                                         dataset=range(10)))  # fmt: skip
+    if fn == "test":
+        module.on_test_epoch_start()
+        steps = module.test_step
+    else:
+        module.on_validation_epoch_start()
+        steps = module.validation_step
+    for index, size in enumerate((4, 4, 2)):
+        steps(_Batch(size), index)
+    if fn == "fit":  # stride ceil(10 / 3) = 4: contexts 0, 4 and 8
+        assert network.calls == [([0], "greedy"), ([0], "greedy"), ([0], "greedy")]
+        assert [g[1] for g in module.generations["val"]] == [f"reference {i}" for i in (0, 0, 0)]
+    else:
+        assert network.calls == [(None, "beam")] * 3
+        kind = "test" if fn == "test" else "val"
+        assert len(module.generations[kind]) == 10
+    assert module.metrics["test" if fn == "test" else "val"]["tokens"].compute() == 10
+
+
+def test_table7_selects_by_bleu_over_the_whole_validation_split():
+    from personafuse.config import compose_config
+
+    default = compose_config(overrides=["model=unilm"])
+    assert default.module.validation_contexts == 256
+    assert default.module.validation_decoding.strategy == "greedy"
+    table7 = compose_config(overrides=["experiment=table7"])
+    assert table7.monitor == "val/bleu" and table7.callbacks.model_checkpoint.mode == "max"
+    assert table7.module.validation_contexts is None

@@ -35,6 +35,14 @@ CASES = [
         "callbacks.model_checkpoint.mode=min",
     ),
     (["model=unilm", "module.decoding.strategy=topk"], "strategy='topk'; valid choices: greedy"),
+    (
+        ["model=unilm", "module.validation_decoding.strategy=topk"],
+        "module.validation_decoding.strategy='topk'; valid choices: greedy",
+    ),
+    (
+        ["model=unilm", "module.validation_contexts=0"],
+        "module.validation_contexts=0: must be an integer ≥ 1, or null",
+    ),
     (["trainer.limit_val_batches=-2"], "trainer.limit_val_batches=-2: must be an integer ≥ 1"),
     (["model.backbone.char_windows=[3,0]"], "model.backbone.char_windows=[3, 0]: must be a list"),
     (
@@ -98,9 +106,41 @@ def test_rules(rule, good, bad):
 
 def test_every_rule_names_a_key_some_shipped_config_has():
     keys = set()
-    for overrides in ([], ["model=imn"], ["model=bert"]):
+    for overrides in ([], ["model=imn"], ["model=bert"], ["model=unilm"]):
         cfg = compose_config(overrides=overrides)
         from omegaconf import OmegaConf
 
         keys |= {k for k in RULES if OmegaConf.select(cfg, k, default="<absent>") != "<absent>"}
     assert keys == set(RULES)
+
+
+def test_bf16_on_a_device_without_it_fails_at_config_time(tmp_path, monkeypatch):
+    import personafuse.validation as validation
+
+    monkeypatch.setattr(validation, "bf16_supported", lambda device: False)
+    cfg = compose_config(overrides=["trainer.precision=bf16-mixed", "trainer.accelerator=cpu",
+                                    f"paths.cache_dir={tmp_path}/none"])  # fmt: skip
+    cfg.paths.output_dir = str(tmp_path / "run")
+    with pytest.raises(ConfigError) as caught:
+        train(cfg)
+    assert str(caught.value) == (
+        "trainer.precision=bf16-mixed: bf16 is not supported on this CPU (no native bf16, e.g. "
+        "AVX2 without AVX-512); use trainer.precision=32-true"
+    )
+    assert not (tmp_path / "none").exists()
+    validate_config(compose_config(overrides=["trainer.precision=32-true"]))
+
+
+def test_an_avx2_cpu_refuses_bf16_in_one_line(tmp_path):
+    """oneDNN limited to AVX2 (what a CPU without AVX-512 offers) has no bf16 LSTM: the real
+    probe sees it, and training stops at config time instead of inside the first LSTM."""
+
+    env = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    result = run_train_cli(["trainer.precision=bf16-mixed", "trainer.accelerator=cpu",
+                            f"hydra.run.dir={tmp_path}/run"], tmp_path, env=env)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: trainer.precision=bf16-mixed: bf16 is not supported on this CPU (no native "
+        "bf16, e.g. AVX2 without AVX-512); use trainer.precision=32-true"
+    )
+    assert "Traceback" not in result.stderr

@@ -65,22 +65,30 @@ class DecodingConfig:
 class _Stepper:
     """Next-token logits for rows of hypotheses, with or without the key/value cache."""
 
-    def __init__(self, model: Seq2SeqBert, source_ids, source_lengths, end_id, use_cache):
-        self.model, self.end_id, self.use_cache = model, end_id, use_cache
+    def __init__(self, model: Seq2SeqBert, source_ids, source_lengths, end_id, config, primed):
+        self.model, self.end_id, self.use_cache = model, end_id, config.use_cache
         self.source_ids, self.source_lengths = source_ids, source_lengths
+        self.steps = config.max_length
+        self.primed = primed
         self.cache: KeyValueCache | None = None
 
     def first(self) -> torch.Tensor:
         """Logits of the first target token, from the source's last position. (B, V)"""
-        ids, lengths = self.source_ids, self.source_lengths
-        width = ids.shape[1]
-        positions = torch.arange(width, device=ids.device).expand_as(ids)
-        mask = seq2seq_mask(lengths, torch.zeros_like(lengths), width)
-        hidden, cache = self.model(ids, torch.zeros_like(ids), positions, mask)
-        cache.visible = positions < lengths[:, None]
-        self.cache = cache
-        last = hidden[torch.arange(len(ids), device=ids.device), lengths - 1]
-        return self.model.logits(last)
+        if self.primed is not None:
+            logits, self.cache = self.primed
+            self.primed = None
+        else:
+            ids, lengths = self.source_ids, self.source_lengths
+            width = ids.shape[1]
+            positions = torch.arange(width, device=ids.device).expand_as(ids)
+            mask = seq2seq_mask(lengths, torch.zeros_like(lengths), width)
+            hidden, self.cache = self.model(ids, torch.zeros_like(ids), positions, mask)
+            self.cache.visible = positions < lengths[:, None]
+            logits = self.model.logits(hidden[torch.arange(len(ids), device=ids.device),
+                                              lengths - 1])  # fmt: skip
+        if self.use_cache:
+            self.cache.reserve(self.cache.length + self.steps)  # no copy of it per step
+        return logits
 
     def select(self, rows: torch.Tensor) -> None:
         self.source_ids, self.source_lengths = self.source_ids[rows], self.source_lengths[rows]
@@ -95,7 +103,8 @@ class _Stepper:
 
     def _cached(self, token: torch.Tensor, step: int) -> torch.Tensor:
         cache = self.cache
-        mask = torch.cat([cache.visible, cache.visible.new_ones(len(token), 1)], dim=1)
+        seen = cache.visible[:, : cache.length]
+        mask = torch.cat([seen, seen.new_ones(len(token), 1)], dim=1)
         positions = (self.source_lengths + step - 1)[:, None]
         hidden, self.cache = self.model(
             token, torch.ones_like(token), positions, mask[:, None, :], cache
@@ -145,26 +154,36 @@ def decode(
     source_lengths: torch.Tensor,
     end_id: int,
     config: DecodingConfig | None = None,
+    primed: tuple[torch.Tensor, KeyValueCache] | None = None,
 ) -> list[list[int]]:
     """Generate one response per source.
 
+    Args:
+        primed: The first target token's logits and the sources' key/value cache from a pass
+            that already encoded them (with ``use_cache``; e.g. the teacher-forced pass, in
+            which a source token attends to the source only), instead of encoding them again.
+
     Shapes:
         source_ids: (B, S) padded sources ([CLS] … [SEP]); source_lengths: (B,)
+        primed: logits (B, V); cache of B rows, its ``visible`` True at source tokens only
         returns: B lists of token ids, without the end token.
     """
     config = config or DecodingConfig()
-    stepper = _Stepper(model, source_ids, source_lengths, end_id, config.use_cache)
+    stepper = _Stepper(model, source_ids, source_lengths, end_id, config, primed)
     if config.strategy == "beam":
         return _beam(stepper, config, end_id)
     return _sample_or_greedy(stepper, config, end_id)
 
 
 def _sample_or_greedy(stepper: _Stepper, config: DecodingConfig, end_id: int):
+    """Rows that produced the end token leave the batch (their cache rows too), so a step
+    costs what the responses still being written need, not what the longest one does."""
     batch = len(stepper.source_ids)
     device = stepper.source_ids.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
+    responses: list[list[int]] = [[] for _ in range(batch)]
+    live = list(range(batch))  # the rows of the batch still generating, in stepper order
     generated = torch.empty(batch, 0, dtype=torch.long, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
     logits = stepper.first()
     for step in range(config.max_length):
         logits = _ban(logits.float(), generated, config, end_id)
@@ -172,13 +191,23 @@ def _sample_or_greedy(stepper: _Stepper, config: DecodingConfig, end_id: int):
             token = logits.argmax(-1)
         else:
             token = _nucleus(logits / config.temperature, config.top_p, generator)
-        token = torch.where(finished, torch.full_like(token, end_id), token)
         generated = torch.cat([generated, token[:, None]], dim=1)
-        finished |= token == end_id
-        if finished.all() or step + 1 == config.max_length:
+        tokens = token.tolist()
+        for row, value in zip(live, tokens, strict=True):
+            if value != end_id:
+                responses[row].append(value)
+        if step + 1 == config.max_length:
             break
+        going = [index for index, value in enumerate(tokens) if value != end_id]
+        if not going:
+            break
+        if len(going) < len(live):
+            keep = torch.tensor(going, device=device)
+            stepper.select(keep)
+            generated = generated[keep]
+            live = [live[index] for index in going]
         logits = stepper.next(generated)
-    return [_until_end(row, end_id) for row in generated.tolist()]
+    return responses
 
 
 def _nucleus(logits: torch.Tensor, top_p: float, generator) -> torch.Tensor:

@@ -45,19 +45,40 @@ def seq2seq_mask(source_lengths: torch.Tensor, target_lengths: torch.Tensor, wid
 class KeyValueCache:
     """Every layer's keys and values of the tokens encoded so far, and their visibility.
 
+    The tensors may hold room for more tokens than ``length`` (:meth:`reserve`), so that each
+    decoding step writes its keys in place instead of copying the whole cache.
+
     Shapes:
-        keys, values: L tensors (B, H, T, d)
-        visible: (B, T) bool, False for padding a later token must not attend to.
+        keys, values: L tensors (B, H, room, d); the first ``length`` positions are tokens
+        visible: (B, room) bool, False for padding a later token must not attend to.
     """
 
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
     visible: torch.Tensor
+    length: int
+
+    @property
+    def room(self) -> int:
+        return self.visible.shape[1]
+
+    def reserve(self, room: int) -> None:
+        """Make room for ``room`` tokens in all (one copy now, none per step later)."""
+        extra = room - self.room
+        if extra <= 0:
+            return
+        self.keys = [F.pad(k, (0, 0, 0, extra)) for k in self.keys]
+        self.values = [F.pad(v, (0, 0, 0, extra)) for v in self.values]
+        hidden = self.visible.new_zeros(len(self.visible), extra)
+        self.visible = torch.cat([self.visible, hidden], dim=1)
 
     def select(self, rows: torch.Tensor) -> KeyValueCache:
         """The cache of rows ``rows`` (beam search reorders and repeats hypotheses)."""
         return KeyValueCache(
-            [k[rows] for k in self.keys], [v[rows] for v in self.values], self.visible[rows]
+            [k[rows] for k in self.keys],
+            [v[rows] for v in self.values],
+            self.visible[rows],
+            self.length,
         )
 
 
@@ -115,17 +136,23 @@ class Seq2SeqBert(nn.Module):
             input_ids, token_type_ids, position_ids: (B, T)
             attention_mask: (B, T, T_cache + T) bool, True = may attend (the cached keys
                 first, then the new ones).
-            returns: hidden states (B, T, D) and the cache extended by the T new tokens.
+            returns: hidden states (B, T, D) and the cache extended by the T new tokens (the
+                one passed in, extended in place).
         """
         x = self.embed(input_ids, token_type_ids, position_ids)
         mask = attention_mask[:, None]  # (B, 1, T, K) broadcast over heads
+        start = cache.length if cache is not None else 0
+        end = start + input_ids.shape[1]
+        if cache is not None:
+            cache.reserve(end)
         keys, values = [], []
         for index, layer in enumerate(self.bert.encoder.layer):
             attention = layer.attention.self
             q, k, v = (self._heads(f(x)) for f in (attention.query, attention.key, attention.value))
-            if cache is not None:
-                k = torch.cat([cache.keys[index], k], dim=2)
-                v = torch.cat([cache.values[index], v], dim=2)
+            if cache is not None:  # written in place: each step copies its own keys only
+                cache.keys[index][:, :, start:end] = k
+                cache.values[index][:, :, start:end] = v
+                k, v = cache.keys[index][:, :, :end], cache.values[index][:, :, :end]
             keys.append(k)
             values.append(v)
             dropout = attention.dropout.p if self.training else 0.0
@@ -136,10 +163,12 @@ class Seq2SeqBert(nn.Module):
             feed = layer.output
             hidden = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
             x = feed.LayerNorm(feed.dropout(feed.dense(hidden)) + x)
-        visible = attention_mask.new_ones(input_ids.shape)  # set by the caller for padding
-        if cache is not None:
-            visible = torch.cat([cache.visible, visible], dim=1)
-        return x, KeyValueCache(keys, values, visible)
+        if cache is None:
+            visible = attention_mask.new_ones(input_ids.shape)  # set by the caller for padding
+            return x, KeyValueCache(keys, values, visible, end)
+        cache.visible[:, start:end] = True
+        cache.length = end
+        return x, cache
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape

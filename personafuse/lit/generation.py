@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric, SumMetric
 
@@ -16,27 +17,46 @@ from personafuse.generation.decoding import DecodingConfig
 from personafuse.generation.metrics import GENERATION_METRICS, response_scores
 from personafuse.lit.base import PersonafuseModule, gather_in_order
 
-__all__ = ["GENERATIONS_HEADER", "GenerationModule"]
+__all__ = ["GENERATIONS_HEADER", "GenerationModule", "sample_rows"]
 
 GENERATIONS_HEADER = ("context_id", "persona", "reference", "hypothesis", *GENERATION_METRICS)
 
 
-class GenerationModule(PersonafuseModule):
-    """Trains a generator network (``loss(batch, label_smoothing)``, ``generate(batch,
-    config)``, ``text(ids)``; e.g. :class:`~personafuse.backbones.unilm.UnilmGenerator`).
+def sample_rows(seen: int, size: int, stride: int, world: int = 1, rank: int = 0) -> list[int]:
+    """Rows of a batch in the evenly spaced sample of a split: contexts whose index in the
+    split is a multiple of ``stride``. The batch holds this process's contexts ``seen`` to
+    ``seen + size - 1``; process ``rank`` of ``world`` scores contexts rank, rank + world, …
+    (:class:`~personafuse.data.sampling.ShardSampler`), so every process count picks the
+    same contexts."""
+    return [row for row in range(size) if ((seen + row) * world + rank) % stride == 0]
 
-    Validation and test log ``{stage}/loss`` and ``{stage}/perplexity`` (per target token)
-    and, from the responses generated for every context, ``{stage}/bleu``, ``dist1``,
+
+class GenerationModule(PersonafuseModule):
+    """Trains a generator network (``loss(batch, label_smoothing)``, ``evaluate(batch, config,
+    rows)``, ``text(ids)``; e.g. :class:`~personafuse.backbones.unilm.UnilmGenerator`).
+
+    Validation and test log ``{stage}/loss`` and ``{stage}/perplexity`` (per target token,
+    over every context) and, from the responses generated, ``{stage}/bleu``, ``dist1``,
     ``dist2`` (in %) and ``length`` (words), synchronised across processes.
+
+    The validations during training are cheap: they generate, with ``validation_decoding``,
+    for an evenly spaced sample of ``validation_contexts`` contexts of the split (the same
+    contexts each time, whatever the number of processes). The passes after training (the
+    best checkpoint's validation and test in ``metrics.json``), ``evaluate`` and ``generate``
+    generate for every context with ``decoding``.
 
     Args:
         network: The generator.
         optimizer, scheduler, scheduler_interval: As for every module.
-        decoding: :class:`DecodingConfig` settings of the test pass (and of ``evaluate``).
-        validation_decoding: Settings of the validation passes (default: ``decoding``).
+        decoding: :class:`DecodingConfig` settings of every pass after training (and of
+            ``evaluate`` and ``generate``).
+        validation_decoding: Settings of the validations during training, over ``decoding``
+            (e.g. ``{"strategy": "greedy"}``; None: ``decoding`` itself).
         label_smoothing: Of the training loss (0: plain cross-entropy).
         generate_in_validation: Generate during validation (BLEU etc. each epoch); without
             it validation logs loss and perplexity only.
+        validation_contexts: How many validation contexts the validations during training
+            generate for (None: every one).
     """
 
     task = "generation"
@@ -51,14 +71,17 @@ class GenerationModule(PersonafuseModule):
         validation_decoding: dict | None = None,
         label_smoothing: float = 0.0,
         generate_in_validation: bool = True,
+        validation_contexts: int | None = None,
     ):
         super().__init__(optimizer, scheduler, scheduler_interval)
         decoding = dict(decoding or {})
-        validation_decoding = dict(validation_decoding or decoding)
-        self.decoding = {"val": DecodingConfig(**validation_decoding),
-                         "test": DecodingConfig(**decoding)}  # fmt: skip
+        validation_decoding = dict(validation_decoding or {})
+        self.decoding = {"fit": DecodingConfig(**(decoding | validation_decoding)),
+                         "full": DecodingConfig(**decoding)}  # fmt: skip
         self.label_smoothing = label_smoothing
         self.generate_in_validation = generate_in_validation
+        self.validation_contexts = validation_contexts
+        self._sample: tuple[int, int] | None = None  # (stride, contexts seen) while fitting
         self.save_hyperparameters(
             {
                 "scheduler_interval": scheduler_interval,
@@ -66,6 +89,7 @@ class GenerationModule(PersonafuseModule):
                 "validation_decoding": validation_decoding,
                 "label_smoothing": float(label_smoothing),
                 "generate_in_validation": bool(generate_in_validation),
+                "validation_contexts": validation_contexts,
             }
         )
         self.network = network
@@ -92,15 +116,18 @@ class GenerationModule(PersonafuseModule):
 
         from personafuse.config import ConfigError
 
+        base: dict = {}
         for key in ("decoding", "validation_decoding"):
             settings = module_cfg.get(key)
             if settings is None:
                 continue
+            settings = base | OmegaConf.to_container(settings, resolve=True)
             try:
-                DecodingConfig(**OmegaConf.to_container(settings, resolve=True))
+                DecodingConfig(**settings)
             except (TypeError, ValueError) as err:
                 message = str(err).removeprefix("decoding.")
                 raise ConfigError(f"module.{key}.{message}") from None
+            base = settings
 
     @classmethod
     def validation_metrics(cls, module_cfg) -> list[str]:
@@ -114,26 +141,41 @@ class GenerationModule(PersonafuseModule):
 
     def on_validation_epoch_start(self) -> None:
         self.generations["val"] = []
+        self._sample = None
+        if self.trainer.state.fn == TrainerFn.FITTING and self.validation_contexts is not None:
+            total = len(self.trainer.val_dataloaders.dataset)
+            self._sample = (max(1, math.ceil(total / self.validation_contexts)), 0)
 
     def on_test_epoch_start(self) -> None:
         self.generations["test"] = []
 
     def _evaluate(self, stage: str, batch) -> None:
         metrics = self.metrics[stage]
-        _, nll, tokens = self.network.loss(batch)
+        rows: list[int] | None = None  # every context
+        if stage == "val" and not self.generate_in_validation:
+            rows = []
+        elif stage == "val" and self._sample is not None:
+            rows = self._sampled(len(batch))
+        decoding = self.decoding["full"]
+        if stage == "val" and self.trainer.state.fn == TrainerFn.FITTING:
+            decoding = self.decoding["fit"]
+        nll, tokens, generated = self.network.evaluate(batch, decoding, rows)
         metrics["nll"].update(nll)
         metrics["tokens"].update(tokens)
-        if stage == "val" and not self.generate_in_validation:
-            return
-        generated = self.network.generate(batch, self.decoding[stage])
-        for persona, reference, ids in zip(batch.personas, batch.references, generated,
-                                           strict=True):  # fmt: skip
+        for row, ids in zip(range(len(batch)) if rows is None else rows, generated, strict=True):
             hypothesis = self.network.text(ids)
+            reference = batch.references[row]
             scores = response_scores(hypothesis, reference)
-            self.generations[stage].append((persona, reference, hypothesis, scores))
+            self.generations[stage].append((batch.personas[row], reference, hypothesis, scores))
             for name in GENERATION_METRICS:
                 scale = 1.0 if name == "length" else 100.0
                 metrics[name].update(scale * scores[name])
+
+    def _sampled(self, size: int) -> list[int]:
+        """The rows of the next validation batch (of ``size``) that are in the sample."""
+        stride, seen = self._sample
+        self._sample = (stride, seen + size)
+        return sample_rows(seen, size, stride, self.trainer.world_size, self.trainer.global_rank)
 
     def _log_pass(self, stage: str) -> None:
         metrics = self.metrics[stage]
