@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FIXTURES, realistic_examples
 
 from personafuse.data import read_personachat
-from personafuse.ranker import Ranker
+from personafuse.inference import Ranker
 from personafuse.retrieval import TwoStageResponder, build_index, load_index
 
 MODELS = {
@@ -57,7 +57,7 @@ def make_ranker(name: str, cache_dir: str) -> Ranker:
     from hydra.utils import instantiate
 
     from personafuse.config import compose_config
-    from personafuse.network import build_network
+    from personafuse.runs.network import build_network
 
     cfg = compose_config(overrides=[*MODELS[name], f"paths.cache_dir={cache_dir}"])
     train = [e for path in sorted(FIXTURES.glob("train_*.txt")) for e in read_personachat(path)]

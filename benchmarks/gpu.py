@@ -44,7 +44,7 @@ from personafuse.backbones.bert import BertRanker
 from personafuse.config import CONFIG_DIR
 from personafuse.features import BertFeaturizer, RnnFeaturizer
 from personafuse.fusion import FUSIONS
-from personafuse.validation import bf16_supported
+from personafuse.runs.checks import bf16_supported
 
 TRAIN_CONTEXTS, VALID_CONTEXTS, TEST_CONTEXTS = 65_719, 7_801, 7_512
 EPOCHS = {"hre": 10, "imn": 10, "bert": 19, "unilm": 10}

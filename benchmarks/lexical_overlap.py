@@ -21,10 +21,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from personafuse.baselines import LexicalOverlapRanker
 from personafuse.data import PERSONA_CHOICES, generate_corpus, read_personachat, select_persona
 from personafuse.data.datamodule import shuffle_candidates
-from personafuse.metrics import hits_at_k, mrr
+from personafuse.scoring.baselines import LexicalOverlapRanker
+from personafuse.scoring.metrics import hits_at_k, mrr
 
 
 def main() -> None:

@@ -10,15 +10,17 @@ __all__ = [
     "PersonaChatFormatError",
     "Ranker",
     "RankingExample",
+    "ResponseGenerator",
     "__version__",
     "read_personachat",
 ]
 
 
 def __getattr__(name: str):
-    # Ranker loads Lightning and the models: imported on first use, not with the package.
-    if name == "Ranker":
-        from personafuse.ranker import Ranker
+    # A lazy facade (the one arrow from the package root up to inference): Ranker and
+    # ResponseGenerator load Lightning and the models, on first use, not with the package.
+    if name in ("Ranker", "ResponseGenerator"):
+        from personafuse import inference
 
-        return Ranker
+        return getattr(inference, name)
     raise AttributeError(f"module 'personafuse' has no attribute {name!r}")

@@ -157,28 +157,23 @@ def _lines(console, interactive: bool):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from personafuse.cli import parse_arguments, positive_int
-    from personafuse.runs import USER_ERRORS
+    from personafuse.cli import one_line_errors, parse_arguments, positive_int, wants_help
     from personafuse.terminal import table_console
 
     argv = sys.argv[1:] if argv is None else argv
-    if any(argument in ("-h", "--help") for argument in argv):
-        print(__doc__.strip())
+    if wants_help(argv, __doc__):
         return
     console = table_console()
-    try:
-        own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
+    with one_line_errors():
+        own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         top, first_stage = positive_int(own, "top", 1), positive_int(own, "first_stage", 100)
         from personafuse.retrieval import open_index
 
         responder = open_index(own["ckpt_path"], own["index"], first_stage)
-    except (ValueError, *USER_ERRORS) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
     session = ChatSession(responder, top)
     for who in ROLES:
         session.personas[who] = split_persona(own.get(f"{who}_persona", ""))
-    identity = responder.ranker.checkpoint
+    identity = responder.ranker.identity
     console.print(
         f"chat: model={identity['model']} fusion={identity['fusion']} "
         f"persona={identity['persona']} over {len(responder.pool):,} responses "

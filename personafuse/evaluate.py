@@ -3,7 +3,7 @@
 The training run's own overrides (``.hydra/overrides.yaml`` beside ``checkpoints/``) rebuild
 its configuration; further ``key=value`` or ``group=choice`` overrides change the data, e.g.
 ``dataset.version=revised`` or ``split=valid``. Writes ``metrics.json`` and the per-candidate
-``predictions_{split}.tsv`` (:mod:`personafuse.predictions`) into ``out`` (default
+``predictions_{split}.tsv`` (:mod:`personafuse.scoring.predictions`) into ``out`` (default
 ``RUN_DIR/evaluate/SPLIT/``).
 
 Arguments of this command (everything else is a config override):
@@ -24,33 +24,11 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 from personafuse.data.sources import SPLITS
 
-__all__ = ["EvaluationError", "evaluate", "main"]
+__all__ = ["OWN_ARGUMENTS", "evaluate", "main"]
 
 OWN_ARGUMENTS = ("ckpt_path", "split", "out")
-
-
-class EvaluationError(ValueError):
-    """A bad argument of the evaluate command."""
-
-
-def training_overrides(run_dir: Path) -> list[str]:
-    """The overrides the training run was composed with, from Hydra's record of them, and its
-    config search path (where plugin configs live)."""
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return []
-    overrides = yaml.safe_load(path.read_text()) or []
-    # Paths of the training run do not apply to the evaluation's outputs.
-    kept = [o for o in overrides if not o.lstrip("+~").startswith(("paths.output_dir", "hydra."))]
-    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
-    if hydra_yaml.is_file():
-        recorded = yaml.safe_load(hydra_yaml.read_text())["hydra"]["overrides"]["hydra"] or []
-        kept += [o for o in recorded if o.startswith("hydra.searchpath=")]
-    return kept
 
 
 def evaluate(
@@ -65,125 +43,66 @@ def evaluate(
     ``module.*`` overrides (e.g. ``module.decoding.strategy=beam``) change the module's saved
     settings; ``task`` (``ranking``/``generation``) refuses a checkpoint of the other kind.
     """
-    import lightning as L
-    from hydra.utils import get_class, instantiate
-    from omegaconf import OmegaConf
+    from hydra.utils import instantiate
 
-    from personafuse.checkpoints import load_verified
-    from personafuse.cli import unknown_key
-    from personafuse.config import compose_config
-    from personafuse.console import quiet_console
-    from personafuse.network import restore_network
-    from personafuse.runs import evaluate_splits, run_metadata
-    from personafuse.validation import validate_config
+    from personafuse.cli.arguments import ArgumentError
+    from personafuse.runs.console import quiet_console
+    from personafuse.runs.directory import output_directory, training_overrides
+    from personafuse.runs.record import evaluate_splits, run_metadata
+    from personafuse.runs.restore import restore_run
+    from personafuse.runs.trainer import build_trainer
 
-    ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise EvaluationError(f"ckpt_path={ckpt_path}: no such file")
     if split not in SPLITS:
-        raise EvaluationError(f"split={split}; valid choices: {', '.join(SPLITS)}")
-    checkpoint = load_verified(ckpt_path)
-    run_dir = ckpt_path.resolve().parent.parent
-    if message := unknown_key([*training_overrides(run_dir), *overrides]):
-        raise EvaluationError(message)
-    cfg = compose_config(overrides=[*training_overrides(run_dir), *overrides])
-    quiet_console(bool(cfg.get("verbose", False)))
-    validate_config(cfg)
-    out = Path(out) if out else run_dir / "evaluate" / split
+        raise ArgumentError(f"split={split}; valid choices: {', '.join(SPLITS)}")
+    quiet_console("verbose=true" in overrides)
+    run = restore_run(ckpt_path, overrides)
+    if task is not None:
+        run.require_task(task, f"python -m personafuse.{COMMANDS[run.task]}")
+    module = run.module()
+    out = Path(out) if out else output_directory(ckpt_path, "evaluate", split)
     out.mkdir(parents=True, exist_ok=True)
-
-    try:
-        featurizer, network = restore_network(cfg, run_dir, checkpoint)
-        module_class = get_class(cfg.module._target_)
-        settings = dict(checkpoint["hyper_parameters"])
-        for key in settings.keys() & set(cfg.module.keys()):  # the run's, or overridden
-            value = cfg.module[key]
-            settings[key] = (
-                OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-            )
-        module = module_class(network=network, optimizer=None, **settings)
-        module.load_state_dict(checkpoint["state_dict"])
-    except (FileNotFoundError, RuntimeError, ValueError) as err:
-        reason = str(err).split("\n")[0]
-        raise EvaluationError(f"{ckpt_path}: cannot restore its network: {reason}") from None
-    if task is not None and getattr(module_class, "task", task) != task:
-        command = "evaluate" if module_class.task == "ranking" else "generate"
-        raise EvaluationError(
-            f"{ckpt_path}: a {module_class.task} checkpoint (model={cfg.model.name}); use "
-            f"python -m personafuse.{command}"
-        )
-    datamodule = instantiate(cfg.datamodule)
-    datamodule.featurizer = featurizer
+    datamodule = instantiate(run.cfg.datamodule)
+    datamodule.featurizer = run.featurizer
     datamodule.prepare_data()
     examples = datamodule.load_split(split)
-    settings = cfg.trainer  # the training run's devices, or trainer=... / trainer.devices=...
-    trainer = L.Trainer(
-        accelerator=settings.accelerator,
-        devices=settings.devices,
-        strategy=settings.get("strategy", "auto"),
-        num_nodes=settings.get("num_nodes", 1),
-        precision=settings.precision,
-        deterministic=settings.deterministic,
-        use_distributed_sampler=False,  # the datamodule shards without duplicates
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=settings.enable_progress_bar,
-        enable_model_summary=False,
-        limit_val_batches=settings.get("limit_val_batches", 1.0),
-        limit_test_batches=settings.get("limit_test_batches", 1.0),
-    )
+    # The training run's trainer settings (devices, precision, limits) or their overrides.
+    trainer = build_trainer(run.cfg, out, enable_checkpointing=False, enable_model_summary=False)
     datamodule.trainer = trainer
     metrics = evaluate_splits(trainer, module, datamodule, None, out, [(split, split)])
-    metrics |= {"split": split, "checkpoint": str(ckpt_path)} | run_metadata(cfg)
-    metrics |= {"contexts": len(examples), "overrides": [*training_overrides(run_dir), *overrides]}
+    metrics |= {"split": split, "checkpoint": str(ckpt_path)} | run_metadata(run.cfg)
+    recorded = [*training_overrides(run.run_dir), *overrides]
+    metrics |= {"contexts": len(examples), "overrides": recorded}
     if trainer.is_global_zero:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
-def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Split ``key=value`` arguments into this command's own and config overrides."""
-    own, overrides = {}, []
-    for argument in argv:
-        key, sep, value = argument.partition("=")
-        if not sep:
-            raise EvaluationError(f"{argument!r}: arguments are key=value (e.g. ckpt_path=...)")
-        if key in OWN_ARGUMENTS:
-            own[key] = value
-        else:
-            overrides.append(argument)
-    if "ckpt_path" not in own:
-        raise EvaluationError("ckpt_path=PATH is required (a run's checkpoints/best.ckpt)")
-    return own, overrides
+# The command that reads each task's checkpoints.
+COMMANDS = {"ranking": "evaluate", "generation": "generate"}
 
 
-def main(argv: list[str] | None = None, task: str | None = None) -> None:
-    from hydra.errors import HydraException
+def main(argv: list[str] | None = None, task: str | None = None, doc: str | None = None) -> None:
+    """The command (``generate`` is this with ``task="generation"`` and its own ``doc``)."""
+    from personafuse.cli import one_line_errors, parse_arguments, wants_help
 
     argv = sys.argv[1:] if argv is None else argv
-    if any(argument in ("-h", "--help") for argument in argv):
-        print(__doc__.strip())
+    if wants_help(argv, doc or __doc__):
         return
+    command = COMMANDS.get(task or "ranking")
+    with one_line_errors():
+        own, overrides = parse_arguments(argv, OWN_ARGUMENTS, ("ckpt_path",), overrides=True)
+        from personafuse.runs.directory import output_directory
 
-    from personafuse.cli import unknown_choice
-    from personafuse.runs import USER_ERRORS, print_metrics, written_files
-
-    try:
-        own, overrides = parse_arguments(argv)
-        if message := unknown_choice(overrides):
-            raise EvaluationError(message)
-        metrics = evaluate(
-            own["ckpt_path"], overrides, own.get("split", "test"), own.get("out"), task
-        )
-    except (EvaluationError, HydraException, *USER_ERRORS) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+        split = own.get("split", "test")
+        out = Path(own.get("out") or output_directory(own["ckpt_path"], command, split))
+        metrics = evaluate(own["ckpt_path"], overrides, split, out, task)
     from lightning.pytorch.utilities import rank_zero_only
 
+    from personafuse.runs.console import print_metrics
+    from personafuse.runs.directory import written_files
+
     if rank_zero_only.rank == 0:
-        print_metrics(metrics, [(metrics["split"], metrics["split"])])
-        out = Path(own.get("out") or Path(own["ckpt_path"]).resolve().parent.parent / "evaluate"
-                   / metrics["split"])  # fmt: skip
+        print_metrics(metrics, [(split, split)])
         print(f"outputs: {out} ({', '.join(written_files(out))})")
 
 

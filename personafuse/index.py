@@ -54,25 +54,20 @@ def read_pool_argument(ranker, pool: str) -> tuple[list[str], int, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from personafuse.cli import parse_arguments, positive_int
-    from personafuse.runs import USER_ERRORS
+    from personafuse.cli import one_line_errors, parse_arguments, positive_int, wants_help
 
     argv = sys.argv[1:] if argv is None else argv
-    if any(argument in ("-h", "--help") for argument in argv):
-        print(__doc__.strip())
+    if wants_help(argv, __doc__):
         return
-    try:
-        own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "out"))
+    with one_line_errors():
+        own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "out"))
         batch_size = positive_int(own, "batch_size", 512)
-        from personafuse.ranker import Ranker
+        from personafuse.inference import Ranker
         from personafuse.retrieval import build_index
 
         ranker = Ranker.from_checkpoint(own["ckpt_path"], device="auto")
         pool, duplicates, source = read_pool_argument(ranker, own.get("pool", "train"))
         record = build_index(ranker, pool, own["out"], source, duplicates, batch_size)
-    except (ValueError, *USER_ERRORS) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
     out = Path(own["out"])
     sizes = ", ".join(
         f"{name} {'×'.join(map(str, meta['shape']))} {meta['dtype']}"

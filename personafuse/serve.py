@@ -170,10 +170,10 @@ def create_app(responder):
         return {
             "status": "ok",
             "version": __version__,
-            **{key: ranker.checkpoint.get(key) for key in ("model", "fusion", "persona")},
+            **{key: ranker.identity.get(key) for key in ("model", "fusion", "persona")},
             "reads": list(ranker.personas),
             # The weights' digest names the model without telling clients a server path.
-            "weights_sha256": ranker.checkpoint.get("weights_sha256"),
+            "weights_sha256": ranker.identity.get("weights_sha256"),
             "pool_size": len(responder.pool),
             "first_stage": responder.first_stage,
             "limits": LIMITS,
@@ -196,29 +196,31 @@ def create_app(responder):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from personafuse.cli import parse_arguments, positive_int
-    from personafuse.runs import USER_ERRORS
+    from personafuse.cli import (
+        ArgumentError,
+        MissingExtraError,
+        one_line_errors,
+        parse_arguments,
+        positive_int,
+        wants_help,
+    )
 
     argv = sys.argv[1:] if argv is None else argv
-    if any(argument in ("-h", "--help") for argument in argv):
-        print(__doc__.strip())
+    if wants_help(argv, __doc__):
         return
-    try:
-        own = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
+    with one_line_errors():
+        own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         port, first_stage = positive_int(own, "port", 8000), positive_int(own, "first_stage", 100)
         if port > 65535:
-            raise ValueError(f"port={port}: must be at most 65535")
+            raise ArgumentError(f"port={port}: must be at most 65535")
         try:
             import uvicorn
         except ImportError:
-            raise ValueError("the server needs FastAPI and uvicorn: pip install "
-                             "'personafuse[serve]'") from None  # fmt: skip
+            raise MissingExtraError("the server needs FastAPI and uvicorn: pip install "
+                                    "'personafuse[serve]'") from None  # fmt: skip
         from personafuse.retrieval import open_index
 
         app = create_app(open_index(own["ckpt_path"], own["index"], first_stage))
-    except (ValueError, *USER_ERRORS) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
     host = own.get("host", "127.0.0.1")
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: host={host} exposes the model beyond this machine, without "

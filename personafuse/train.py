@@ -18,20 +18,15 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from personafuse.checkpoints import load_verified
-from personafuse.cli import check_command_line
+from personafuse.cli import one_line_errors
 from personafuse.config import CONFIG_DIR
-from personafuse.console import ProgressBar, start_console
-from personafuse.network import build_network, check_network_config
-from personafuse.runs import (
-    USER_ERRORS,
-    evaluate_splits,
-    plain_config,
-    print_metrics,
-    resume_checkpoint,
-    run_metadata,
-    written_files,
-)
-from personafuse.validation import validate_config
+from personafuse.runs.checks import check_config
+from personafuse.runs.console import print_metrics, start_console
+from personafuse.runs.directory import resume_checkpoint, written_files
+from personafuse.runs.network import build_network
+from personafuse.runs.overrides import check_command_line
+from personafuse.runs.record import evaluate_splits, plain_config, run_metadata
+from personafuse.runs.trainer import build_trainer
 
 __all__ = ["STAGES", "build_training", "main", "train"]
 
@@ -45,8 +40,7 @@ def build_training(cfg: DictConfig):
     Returns:
         ``(datamodule, module)``; ``datamodule.featurizer`` is the fitted featurizer.
     """
-    validate_config(cfg)  # settings and names, before any data is read
-    check_network_config(cfg)
+    check_config(cfg)  # names, values and the backbone's and module's own, before any data
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
@@ -64,12 +58,8 @@ def train(cfg: DictConfig) -> dict:
     resume = resume_checkpoint(cfg.get("ckpt_path"), output_dir)
     datamodule, module = build_training(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-    if cfg.trainer.get("enable_progress_bar", True):
-        callbacks.append(ProgressBar())
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    trainer = instantiate(
-        cfg.trainer, default_root_dir=output_dir, callbacks=callbacks, logger=loggers or False
-    )
+    trainer = build_trainer(cfg, output_dir, callbacks, loggers)
     if trainer.is_global_zero:
         datamodule.featurizer.save(output_dir)
     for logger in loggers:
@@ -98,12 +88,8 @@ def train(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _run(cfg: DictConfig) -> None:
     start_console(cfg)
-    try:
+    with one_line_errors():  # bad input is the user's to fix: one line, no traceback
         metrics = train(cfg)
-    except USER_ERRORS as err:
-        # Bad input is the user's to fix: say what and where, without a traceback.
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
     if rank_zero_only.rank == 0:
         print_metrics(metrics, STAGES)
         print(f"outputs: {cfg.paths.output_dir} ({', '.join(written_files(cfg.paths.output_dir))})")

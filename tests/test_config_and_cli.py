@@ -187,7 +187,7 @@ def test_train_help_lists_groups_and_keys_docs():
     ],
 )
 def test_unknown_keys_name_the_closest_key(overrides, expected):
-    from personafuse.cli import command_line_overrides, unknown_key
+    from personafuse.runs.overrides import command_line_overrides, unknown_key
 
     message = unknown_key(command_line_overrides(overrides))
     if expected is None:
@@ -204,7 +204,7 @@ def test_a_mistyped_key_fails_in_one_line(tmp_path):
 
 
 def test_completion_queries_are_not_checked_as_overrides():
-    from personafuse.cli import command_line_overrides
+    from personafuse.runs.overrides import command_line_overrides
 
     assert command_line_overrides(["-sc", "query=bash"]) is None
     assert command_line_overrides(["--cfg", "job", "a=1", "-m"]) == ["a=1"]

@@ -11,7 +11,8 @@ from unittest.mock import MagicMock
 import pytest
 from lightning.pytorch.callbacks import RichProgressBar
 
-from personafuse.console import ProgressBar, format_duration
+from personafuse.runs.callbacks import ProgressBar
+from personafuse.runs.console import format_duration
 
 from .conftest import TINY_TRAINING, run_train_cli
 
@@ -168,10 +169,10 @@ def _fake_trainer(total_steps: float, batches: int = 100):
     ("total", "expected"), [(1000, "1000 steps × "), (float("inf"), "no step limit")]
 )
 def test_run_estimate_from_the_first_steps(total, expected, monkeypatch):
-    from personafuse.console import RunEstimate
+    from personafuse.runs.callbacks import RunEstimate
 
     clock = [0.0]
-    monkeypatch.setattr("personafuse.console.time.perf_counter", lambda: clock[0])
+    monkeypatch.setattr("personafuse.runs.callbacks.time.perf_counter", lambda: clock[0])
     estimate = RunEstimate(warmup_steps=1, timed_steps=4, warn_hours=0.1)
     trainer, said = _fake_trainer(total)
     for step in range(1, 7):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from personafuse.predictions import read_predictions
+from personafuse.scoring.predictions import read_predictions
 
 from .conftest import TINY_TRAINING, run_train_cli
 

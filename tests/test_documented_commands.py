@@ -139,16 +139,14 @@ def _params():
 @pytest.mark.parametrize("command", [p.values[1] for p in _params() if p.marks and
                                      "--multirun" not in p.values[1]])  # fmt: skip
 def test_documented_variants_compose(command):
-    from personafuse.cli import check_command_line
     from personafuse.config import compose_config
-    from personafuse.network import check_network_config
-    from personafuse.validation import validate_config
+    from personafuse.runs.checks import check_config
+    from personafuse.runs.overrides import check_command_line
 
     arguments = shlex.split(command)[3:]
     check_command_line(arguments)
     cfg = compose_config(overrides=arguments)
-    validate_config(cfg)
-    check_network_config(cfg)
+    check_config(cfg)
 
 
 @pytest.mark.parametrize(("document", "command"), list(_params()))

@@ -12,10 +12,10 @@ from scipy import stats
 
 from personafuse.config import compose_config
 from personafuse.data import read_personachat
-from personafuse.metrics import ranks
-from personafuse.predictions import ContextResults, read_predictions, write_predictions
 from personafuse.report import build_report, collect_cells, find_runs
-from personafuse.significance import paired_ttest
+from personafuse.scoring.metrics import ranks
+from personafuse.scoring.predictions import ContextResults, read_predictions, write_predictions
+from personafuse.scoring.significance import paired_ttest
 
 from .conftest import RAW, TINY_TRAINING, run_train_cli
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gpu_benchmark_dry_run_covers_every_cell():
     from personafuse.backbones import BACKBONES
     from personafuse.fusion import FUSIONS
-    from personafuse.validation import bf16_supported
+    from personafuse.runs.checks import bf16_supported
 
     result = subprocess.run(["bash", "benchmarks/gpu.sh", "--dry-run"], cwd=ROOT,
                             env={**os.environ, "PYTHON": sys.executable},

@@ -68,7 +68,7 @@ def test_the_index_records_its_pool_and_checkpoint(tiny_hre_run, hre_index, caps
     assert record["pool"]["size"] == len(pool)
     assert record["pool"]["source"] == "train split"
     assert load_index(hre_index, ranker).pool == pool
-    assert record["checkpoint"] == ranker.checkpoint
+    assert record["checkpoint"] == ranker.identity
 
 
 def test_an_index_refuses_another_checkpoint(tiny_hre_run, hre_index, tmp_path):
@@ -122,7 +122,7 @@ def test_bert_index_stores_tokenization_and_scores_as_recomputed(tiny_bert, tmp_
 
     from personafuse import Ranker
     from personafuse.config import compose_config
-    from personafuse.network import build_network
+    from personafuse.runs.network import build_network
 
     cfg = compose_config(overrides=["model=bert", f"model.pretrained={tiny_bert}", "fusion=ca"])
     with open_dict(cfg):

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personafuse.metrics import hits_at_k, mrr, ranks
+from personafuse.scoring.metrics import hits_at_k, mrr, ranks
 
 
 def brute_force_rank(row: list[float], label: int) -> int:

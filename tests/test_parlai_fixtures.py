@@ -74,7 +74,9 @@ def test_persona_assignment_follows_variant(yml: Path):
     variant = _raw_for(yml).stem.split("_")[1]
     assert bool(example.self_persona) == (variant in {"self", "both"})
     assert bool(example.partner_persona) == (variant in {"other", "both"})
-    assert 3 <= len(example.self_persona or example.partner_persona or "abc") <= 5
+    personas = [p for p in (example.self_persona, example.partner_persona) if p]
+    assert len(personas) == {"none": 0, "self": 1, "other": 1, "both": 2}[variant]
+    assert all(3 <= len(persona) <= 5 for persona in personas)
 
 
 def test_revised_differs_only_in_persona():

@@ -20,7 +20,7 @@ def test_scores_equal_those_evaluate_wrote(trained):
 
     from personafuse import Ranker
     from personafuse.config import compose_config
-    from personafuse.evaluate import training_overrides
+    from personafuse.runs.directory import training_overrides
 
     ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
     cfg = compose_config(overrides=training_overrides(trained))

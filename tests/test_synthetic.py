@@ -8,9 +8,9 @@ import re
 import pytest
 import torch
 
-from personafuse.baselines import LexicalOverlapRanker
 from personafuse.data import SyntheticPersonaChat, generate_corpus, read_personachat, select_persona
-from personafuse.metrics import hits_at_k, mrr
+from personafuse.scoring.baselines import LexicalOverlapRanker
+from personafuse.scoring.metrics import hits_at_k, mrr
 
 from .conftest import TINY_DIALOGUES
 

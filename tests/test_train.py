@@ -84,8 +84,8 @@ def test_validation_metrics_equal_a_direct_computation(tmp_path):
     from hydra.utils import instantiate
     from lightning import Trainer
 
-    from personafuse.metrics import hits_at_k, mrr
-    from personafuse.network import build_network
+    from personafuse.runs.network import build_network
+    from personafuse.scoring.metrics import hits_at_k, mrr
 
     cfg = compose_config(
         overrides=[*TINY, f"paths.cache_dir={tmp_path}/cache", "model.eval_batch_size=7"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from personafuse.config import ConfigError, compose_config
+from personafuse.runs.checks import RULES, Rule, check_config
 from personafuse.train import train
-from personafuse.validation import RULES, Rule, validate_config
 
 from .conftest import run_train_cli
 
@@ -78,7 +78,7 @@ def test_the_shipped_configs_are_valid():
         ["model=unilm", "monitor=val/perplexity", "callbacks.model_checkpoint.mode=min"],
         ["experiment=table7"],
     ):
-        validate_config(compose_config(overrides=overrides))
+        check_config(compose_config(overrides=overrides))
 
 
 def test_a_bad_value_on_the_command_line_exits_non_zero_with_one_line(tmp_path):
@@ -115,7 +115,7 @@ def test_every_rule_names_a_key_some_shipped_config_has():
 
 
 def test_bf16_on_a_device_without_it_fails_at_config_time(tmp_path, monkeypatch):
-    import personafuse.validation as validation
+    import personafuse.runs.checks as validation
 
     monkeypatch.setattr(validation, "bf16_supported", lambda device: False)
     cfg = compose_config(overrides=["trainer.precision=bf16-mixed", "trainer.accelerator=cpu",
@@ -128,7 +128,7 @@ def test_bf16_on_a_device_without_it_fails_at_config_time(tmp_path, monkeypatch)
         "AVX2 without AVX-512); use trainer.precision=32-true"
     )
     assert not (tmp_path / "none").exists()
-    validate_config(compose_config(overrides=["trainer.precision=32-true"]))
+    check_config(compose_config(overrides=["trainer.precision=32-true"]))
 
 
 def test_an_avx2_cpu_refuses_bf16_in_one_line(tmp_path):

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from personafuse.backbones.base import BACKBONES
 from personafuse.backbones.enhancement import EnhancedProjection, Enhancement, pair_starts
-from personafuse.backbones.hre import ContextAggregator, SentenceEncoder
 from personafuse.backbones.layers import max_last_pool
 from personafuse.backbones.pooled_lstm import PooledBiLSTM
 from personafuse.backbones.ranker import Encoded
+from personafuse.backbones.sentences import ContextAggregator
 from personafuse.backbones.vector import VectorBackbone
 from personafuse.config import ConfigError
 from personafuse.features.rnn import RnnBatch
+from personafuse.fusion.base import masked_softmax
 
 __all__ = ["FUSION_RESPONSES", "IMN"]
 
 # Which response vector r̄ persona fusion uses (see the IMN docstring).
 FUSION_RESPONSES = ("sentence", "matched")
-
-
-def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
-    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
-    return torch.nan_to_num(weights, nan=0.0)  # rows with nothing to attend to
 
 
 @BACKBONES.register("imn")
@@ -64,25 +59,20 @@ class IMN(VectorBackbone):
 
     def __init__(
         self,
-        word_vectors: np.ndarray,
+        word_vectors,
         num_chars: int,
-        hidden_size: int = 200,
-        char_filters: int = 50,
-        char_windows=(3, 4, 5),
-        dropout: float = 0.2,
         fusion_response: str = "sentence",
         enhancement_projection: bool = False,
+        **encoder,
     ):
-        super().__init__()
         if fusion_response not in FUSION_RESPONSES:
             raise ValueError(
                 f"model.backbone.fusion_response={fusion_response!r}; "
                 f"choose one of {', '.join(FUSION_RESPONSES)}"
             )
+        super().__init__(word_vectors, num_chars, **encoder)
         self.fusion_response = fusion_response
-        self.sentences = SentenceEncoder(
-            word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
-        )
+        hidden_size, dropout = self.hidden_size, self.dropout_rate
         state_dim = self.sentences.state_dim
         self.enhance = (
             EnhancedProjection(state_dim, hidden_size)
@@ -122,8 +112,8 @@ class IMN(VectorBackbone):
 
         # Eq. 19: e_ik = c̄_iᵀ r̄_k for every candidate.
         scores = torch.einsum("bih,bckh->bcik", context_words, responses)  # (B, C, Tc, Lr)
-        to_response = _masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
-        to_context = _masked_softmax(scores, context_mask[:, None, :, None], dim=2)
+        to_response = masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
+        to_context = masked_softmax(scores, context_mask[:, None, :, None], dim=2)
         # Composition BiLSTM over the enhanced features of both sides (Eq. 20–22), from input
         # gates computed without the (B, C, T, 4·2h) features themselves, at real positions.
         context_lengths = context_mask.sum(1)  # (B,)

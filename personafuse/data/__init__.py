@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from personafuse.data.parlai import PersonaChatFormatError, iter_personachat, read_personachat
-from personafuse.data.persona import PERSONA_CHOICES, PersonaSelectionError, select_persona
+from personafuse.data.persona import (
+    PERSONA_CHOICES,
+    PersonaSelectionError,
+    fused_personas,
+    select_persona,
+)
 from personafuse.data.schema import RankingExample, TextBatch
 from personafuse.data.sources import DatasetNotFoundError, PersonaChatFiles
 
@@ -17,6 +22,7 @@ __all__ = [
     "RankingExample",
     "SyntheticPersonaChat",
     "TextBatch",
+    "fused_personas",
     "generate_corpus",
     "iter_personachat",
     "read_personachat",

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 
 from personafuse.data.schema import RankingExample
 
-__all__ = ["PERSONA_CHOICES", "VARIANT_OF_PERSONA", "PersonaSelectionError", "select_persona"]
+__all__ = [
+    "PERSONA_CHOICES",
+    "VARIANT_OF_PERSONA",
+    "PersonaSelectionError",
+    "fused_personas",
+    "select_persona",
+]
 
 PERSONA_CHOICES = ("none", "self", "partner", "both")
 # Which Persona-Chat file variant holds each persona choice ("other" is the partner's persona).
@@ -16,6 +22,16 @@ VARIANT_OF_PERSONA = {"none": "none", "self": "self", "partner": "other", "both"
 
 class PersonaSelectionError(ValueError):
     """The chosen persona is unknown, or the data does not contain it."""
+
+
+def fused_personas(persona: str, as_context: bool = False) -> tuple[str, ...]:
+    """Which personas a model fuses: none for ``none`` and for persona-only runs (Table 2),
+    where the persona sentences take the place of the context."""
+    if as_context:
+        return ()
+    return {"none": (), "self": ("self",), "partner": ("partner",), "both": ("self", "partner")}[
+        persona
+    ]
 
 
 def select_persona(examples: Iterable[RankingExample], choice: str) -> list[RankingExample]:

@@ -18,7 +18,14 @@ from torch import nn
 
 from personafuse.registry import Registry
 
-__all__ = ["FUSIONS", "SEGMENTS", "BertLayout", "PersonaFusion", "attend_profiles"]
+__all__ = [
+    "FUSIONS",
+    "SEGMENTS",
+    "BertLayout",
+    "PersonaFusion",
+    "attend_profiles",
+    "masked_softmax",
+]
 
 FUSIONS: Registry[type[PersonaFusion]] = Registry("fusion")
 
@@ -70,6 +77,18 @@ class BertLayout:
         return "response" in self.persona_pass
 
 
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax over the positions where ``mask`` is True; a row with none gets zeros instead
+    of NaN (the softmax of only -inf). Every attention here uses it: persona fusion and IMN's
+    cross-attention.
+
+    Shapes:
+        scores: any; mask: broadcastable to ``scores``, True where attending is allowed.
+    """
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=dim)
+    return torch.nan_to_num(weights, nan=0.0)
+
+
 def attend_profiles(
     scores: torch.Tensor, profiles: torch.Tensor, profile_mask: torch.Tensor
 ) -> torch.Tensor:
@@ -84,8 +103,7 @@ def attend_profiles(
         returns: (B, D) or (B, C, D) persona vector p̂.
     """
     mask = profile_mask if scores.dim() == 2 else profile_mask[:, None, :]
-    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-    weights = torch.nan_to_num(weights, nan=0.0)  # all-masked rows: softmax of -inf is NaN
+    weights = masked_softmax(scores, mask)
     if scores.dim() == 2:
         return torch.einsum("bn,bnd->bd", weights, profiles)
     return torch.einsum("bcn,bnd->bcd", weights, profiles)

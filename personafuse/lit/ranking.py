@@ -1,4 +1,5 @@
-"""The one LightningModule: listwise loss, ranking metrics and optimisation, for any network."""
+"""The ranking LightningModule (the generation one is :mod:`personafuse.lit.generation`):
+listwise or binary loss, ranking metrics and optimisation, for any scoring network."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from personafuse.lit.base import PersonafuseModule, gather_in_order
-from personafuse.metrics import ranks
-from personafuse.predictions import write_predictions
+from personafuse.scoring.metrics import per_context, ranks
+from personafuse.scoring.predictions import write_predictions
 
 __all__ = ["LOSSES", "RankingModule"]
 
@@ -117,9 +118,8 @@ class RankingModule(PersonafuseModule):
         scores = self(batch)
         labels = batch.labels
         self.scores[stage].append(scores.detach().float().cpu())
-        rank = ranks(scores.float(), labels)
-        values = {f"hits_at_{k}": (rank <= k).float() for k in self.hits_k}
-        values["mrr"] = 1.0 / rank.float()
+        rank = ranks(scores.float(), labels).float()
+        values = {k.replace("@", "_at_"): v for k, v in per_context(rank, self.hits_k).items()}
         values["loss"] = F.cross_entropy(scores.float(), labels, reduction="none")
         for name, value in values.items():
             metric = self.metrics[stage][name]

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from personafuse.generation.metrics import GENERATION_METRICS
-from personafuse.predictions import read_predictions
-from personafuse.significance import PairedTest, paired_ttest, ttest_paired_values
+from personafuse.scoring.predictions import read_predictions
+from personafuse.scoring.significance import PairedTest, paired_ttest, ttest_paired_values
 
 __all__ = ["Cell", "CellKey", "Run", "collect_cells", "find_runs"]
 

@@ -1,6 +1,6 @@
 """``python -m personafuse.report SWEEP_DIR [SWEEP_DIR ...] --out DIR``.
 
-Writes ``tables.md`` and ``tables.tex`` (Tables 2–6 per dataset, ★ = paired t-test p < 0.05
+Writes ``tables.md`` and ``tables.tex`` (Tables 2–7 per dataset, ★ = paired t-test p < 0.05
 against the no-persona model), ``cells.csv`` (every configuration with its seeds, best-of-N and
 mean ± std, p-values), and PNG plots: ``hits_at_1_DATASET.png`` and
 ``validation_curves_DATASET.png``.
@@ -91,7 +91,8 @@ def build_report(directories: list[Path], out: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m personafuse.report",
-        description="The paper's Tables 2-6 from finished runs: mean over seeds per cell, "
+        description="The paper's Tables 2-7 from finished runs: per cell the best run by "
+        "validation (best-of-N, as the paper reports), then mean ± std and n over seeds; "
         "paired t-tests against the no-persona model (the paper's ★), best in bold, as "
         "tables.md, tables.tex, cells.csv and PNG plots.",
         epilog="examples:\n"

@@ -66,7 +66,7 @@ def build_index(
     record = {
         "format": INDEX_FORMAT,
         "personafuse": __version__,
-        "checkpoint": ranker.checkpoint,
+        "checkpoint": ranker.identity,
         "pool": {"source": source, "size": len(pool), "duplicates_merged": duplicates},
         "first_stage": "bm25s",
         "encodings": {
@@ -99,7 +99,7 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
     if record.get("format") != INDEX_FORMAT:
         raise PoolIndexError(f"{path}: index format {record.get('format')}, this personafuse "
                              f"reads {INDEX_FORMAT}; rebuild it")  # fmt: skip
-    digest = ranker.checkpoint.get("weights_sha256")
+    digest = ranker.identity.get("weights_sha256")
     if digest is None:
         raise PoolIndexError("this ranker has no checkpoint identity (weights_sha256): load it "
                              "with Ranker.from_checkpoint")  # fmt: skip
@@ -108,9 +108,9 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
             f"{directory} was built for {built_for.get('path')} (model={built_for.get('model')} "
             f"fusion={built_for.get('fusion')} persona={built_for.get('persona')}, weights "
             f"{str(built_for.get('weights_sha256'))[:12]}), not for "
-            f"{ranker.checkpoint.get('path')} (weights {str(digest)[:12]}): its stored "
+            f"{ranker.identity.get('path')} (weights {str(digest)[:12]}): its stored "
             "encodings belong to that model; rebuild it with python -m personafuse.index "
-            f"ckpt_path={ranker.checkpoint.get('path')} --out DIR"
+            f"ckpt_path={ranker.identity.get('path')} --out DIR"
         )
     with (directory / "pool.jsonl").open(encoding="utf-8") as handle:
         pool = [json.loads(line) for line in handle]
@@ -135,6 +135,6 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
 
 def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto"):
     """The checkpoint's ranker and the two-stage responder of its index (chat, serve)."""
-    from personafuse.ranker import Ranker
+    from personafuse.inference import Ranker
 
     return load_index(directory, Ranker.from_checkpoint(ckpt_path, device=device), first_stage)

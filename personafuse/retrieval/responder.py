@@ -1,5 +1,5 @@
 """The reply of a retrieval-based chatbot: a first stage's top-k of the pool for the dialogue
-so far, reranked by the persona-fusion :class:`~personafuse.ranker.Ranker`."""
+so far, reranked by the persona-fusion :class:`~personafuse.inference.Ranker`."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ class TwoStageResponder:
     """BM25's top-k of the pool, reranked by the ranker with the personas.
 
     Args:
-        ranker: A trained :class:`~personafuse.ranker.Ranker`.
+        ranker: A trained :class:`~personafuse.inference.Ranker`.
         retriever: The first stage over the pool.
         first_stage: Candidates passed from BM25 to the ranker (k).
-        encodings: The pool's stored :meth:`~personafuse.ranker.Ranker.encode_pool` arrays
+        encodings: The pool's stored :meth:`~personafuse.inference.Ranker.encode_pool` arrays
             (memory-mapped by :func:`~personafuse.retrieval.load_index`), read for the k
             candidates instead of tokenizing and encoding them per query; None recomputes.
     """
@@ -55,8 +55,8 @@ class TwoStageResponder:
         top_k: int = 1,
     ):
         """The best ``top_k`` pool responses for the dialogue so far, best first, each a
-        :class:`~personafuse.ranker.RankedCandidate` with its score and pool index."""
-        from personafuse.ranker import RankedCandidate
+        :class:`~personafuse.inference.RankedCandidate` with its score and pool index."""
+        from personafuse.inference import RankedCandidate
 
         rows = self.retriever.top_k(context, self.first_stage)
         texts = [self.pool[i] for i in rows]

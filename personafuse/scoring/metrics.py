@@ -7,9 +7,11 @@ can never flatter a model. hits@1 equals the paper's R20@1; MRR is over all C ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-__all__ = ["hits_at_k", "mrr", "ranks", "reciprocal_ranks"]
+__all__ = ["hits_at_k", "mrr", "per_context", "ranks", "reciprocal_ranks"]
 
 
 def ranks(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -39,9 +41,20 @@ def ranks(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (scores >= true_scores).sum(dim=1)
 
 
+def per_context(true_ranks, hits_k: Sequence[int] = (1,)) -> dict:
+    """Each context's ``hits@k`` (1.0 or 0.0) and reciprocal rank (``mrr``) from the rank of
+    its true candidate: the one definition that the training metrics, :func:`hits_at_k`,
+    :func:`mrr` and the predictions files' significance tests share.
+
+    Shapes:
+        true_ranks: (N,) tensor or NumPy array, ranks ≥ 1; each value (N,) of the same kind.
+    """
+    return {**{f"hits@{k}": (true_ranks <= k) * 1.0 for k in hits_k}, "mrr": 1.0 / true_ranks}
+
+
 def reciprocal_ranks(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """1 / rank of the true candidate of each context. Shapes: (N, C), (N,) -> (N,) float."""
-    return 1.0 / ranks(scores, labels).to(torch.float64)
+    return per_context(ranks(scores, labels).to(torch.float64))["mrr"]
 
 
 def hits_at_k(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
@@ -52,7 +65,7 @@ def hits_at_k(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tenso
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    return (ranks(scores, labels) <= k).to(torch.float64).mean()
+    return per_context(ranks(scores, labels).to(torch.float64), (k,))[f"hits@{k}"].mean()
 
 
 def mrr(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,19 @@
-"""Every numeric setting checked when the config is composed, before any data is read.
+"""The one check of a composed config, before any data is read: :func:`check_config`.
 
-A bad value fails with one line that names the key, the value and what is allowed, e.g.
-``model.optimizer.lr=-0.001: must be a number > 0``. Keys a config does not have (BERT has no
-``model.featurizer.max_utterances``) are skipped; plugin backbones may add their own checks in
-``Backbone.check_config``.
+Every command that runs a config calls it (``train``, and ``evaluate``, ``generate``,
+``Ranker`` and ``ResponseGenerator`` through :func:`personafuse.runs.restore_run`), after the
+command line's own check (:mod:`personafuse.runs.overrides`: unknown choices and keys). In this
+order, each failing with one line that names the key, the value and what is allowed:
+
+1. the plugins of ``plugins=[...]`` are imported (they register backbones and strategies);
+2. names: ``model`` and ``fusion`` are registered, the backbone serves the fusion, and the
+   LightningModule does the backbone's task;
+3. values: every numeric setting (:data:`RULES`, e.g. ``model.optimizer.lr=-0.001: must be a
+   number > 0``; keys a config does not have are skipped), list entries, and bf16 where the
+   device has it;
+4. the backbone's own settings (``Backbone.check_config``) and the module's
+   (``check_config`` of the LightningModule class);
+5. the monitored metric: logged by the module, with the checkpoint mode that keeps the best.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from omegaconf import OmegaConf
 
 from personafuse.config import ConfigError
 
-__all__ = ["RULES", "Rule", "bf16_supported", "validate_config"]
+__all__ = ["RULES", "Rule", "bf16_supported", "check_config"]
 
 
 @dataclass(frozen=True)
@@ -131,9 +141,50 @@ def _fail(key: str, value, allowed: str) -> ConfigError:
 LOWER_IS_BETTER = ("val/loss", "val/perplexity")
 
 
-def validate_config(cfg) -> None:
-    """Raise :class:`ConfigError` for the first setting out of its range, the monitored metric
-    if the module does not log it, or list-valued settings with bad entries."""
+def check_config(cfg) -> None:
+    """Raise :class:`ConfigError` for the first of the problems above, in that order."""
+    from personafuse.registry import import_plugins
+
+    import_plugins(cfg.get("plugins") or ())
+    backbone = _check_names(cfg)
+    _check_values(cfg)
+    backbone.check_config(cfg.model)
+    module_class = _module_class(cfg)
+    if module_class is not None and hasattr(module_class, "check_config"):
+        module_class.check_config(cfg.module)
+    _check_monitor(cfg)
+
+
+def _check_names(cfg):
+    """The registered backbone of ``model.name``, which serves ``fusion.name`` and whose task
+    the configured module does."""
+    from personafuse.backbones import BACKBONES
+    from personafuse.data.persona import fused_personas
+    from personafuse.fusion import FUSIONS
+
+    if cfg.model.name not in BACKBONES:
+        raise ConfigError(f"model={cfg.model.name}: {BACKBONES.unknown(cfg.model.name)}")
+    backbone = BACKBONES.get(cfg.model.name)
+    if cfg.fusion.name not in FUSIONS:
+        raise ConfigError(f"fusion={cfg.fusion.name}: {FUSIONS.unknown(cfg.fusion.name)}")
+    if fused_personas(cfg.persona.name, cfg.persona.as_context):
+        fusion = FUSIONS.get(cfg.fusion.name)
+        if not backbone.serves(fusion):
+            served = [name for name, entry in FUSIONS.items() if backbone.serves(entry)]
+            raise ConfigError(
+                f"fusion={cfg.fusion.name} cannot serve model={cfg.model.name}; fusions that "
+                f"serve it: {', '.join(served)}"
+            )
+    module_task = getattr(_module_class(cfg), "task", None)
+    if module_task is not None and module_task != backbone.task:
+        raise ConfigError(
+            f"model={cfg.model.name} is a {backbone.task} model but module={module_task}; "
+            f"choose module={backbone.task}"
+        )
+    return backbone
+
+
+def _check_values(cfg) -> None:
     for key, rule in RULES.items():
         present, value = _select(cfg, key)
         if present and not rule.accepts(value):
@@ -145,6 +196,9 @@ def validate_config(cfg) -> None:
     _check_precision(cfg)
     _check_list(cfg, "model.backbone.char_windows", POSITIVE)
     _check_list(cfg, "module.hits_k", POSITIVE)
+
+
+def _check_monitor(cfg) -> None:
     present, monitor = _select(cfg, "monitor")
     _, mode = _select(cfg, "callbacks.model_checkpoint.mode")
     if present and mode is not None and (mode == "min") != (monitor in LOWER_IS_BETTER):
@@ -153,9 +207,6 @@ def validate_config(cfg) -> None:
             f"monitor={monitor} with callbacks.model_checkpoint.mode={mode}: the best "
             f"checkpoint would be the worst; set callbacks.model_checkpoint.mode={better}"
         )
-    module_class = _module_class(cfg)
-    if module_class is not None and hasattr(module_class, "check_config"):
-        module_class.check_config(cfg.module)  # the module's own settings
     logged = _validation_metrics(cfg)
     if present and logged is not None and monitor not in logged:
         raise ConfigError(

@@ -3,7 +3,7 @@
 The public code's 5-column layout, tab-separated, no header, one line per candidate:
 ``context_id`` is the context's 0-based position in its split file, ``candidate_id`` the
 candidate's position in the file's candidate list, ``rank`` 1 = best (ties rank the true
-candidate below the others, the pessimistic rule of :mod:`personafuse.metrics`), and
+candidate below the others, the pessimistic rule of :mod:`personafuse.scoring.metrics`), and
 ``relevance`` 1 for the true response. Other tools (trec_eval-style scripts, pandas) can check
 every reported number from it.
 """
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from personafuse.data.schema import RankingExample
+from personafuse.scoring.metrics import per_context
 
 __all__ = ["ContextResults", "read_predictions", "write_predictions"]
 
@@ -65,11 +66,11 @@ class ContextResults:
 
     @property
     def hits_at_1(self) -> np.ndarray:
-        return (self.true_ranks == 1).astype(np.float64)
+        return per_context(self.true_ranks)["hits@1"]
 
     @property
     def reciprocal_ranks(self) -> np.ndarray:
-        return 1.0 / self.true_ranks
+        return per_context(self.true_ranks)["mrr"]
 
 
 def read_predictions(path: str | Path) -> ContextResults:

@@ -1,22 +1,21 @@
-"""Command-line checks that run before Hydra composes, each failing in one line instead of
-Hydra's multi-line report: an unknown choice of a config group (``fusion=xyz``, also inside a
-sweep ``fusion=na,xyz``) with the valid choices, and an unknown key (``trainer.max_step=5``)
-with the closest existing key. Also the ``key=value`` arguments of the commands that take no
-config overrides (``index``, ``chat``, ``serve``)."""
+"""Checks of config overrides that run before Hydra composes, each failing in one line instead
+of Hydra's multi-line report: an unknown choice of a config group (``fusion=xyz``, also inside
+a sweep ``fusion=na,xyz``) with the valid choices, and an unknown key (``trainer.max_step=5``)
+with the closest existing key. The composed config is then checked by
+:func:`personafuse.runs.checks.check_config`."""
 
 from __future__ import annotations
 
 import sys
 
-from personafuse.config import CONFIG_DIR
+from personafuse.config import CONFIG_DIR, ConfigError
 from personafuse.registry import did_you_mean
 
 __all__ = [
     "check_command_line",
+    "check_overrides",
     "command_line_overrides",
     "config_keys",
-    "parse_arguments",
-    "positive_int",
     "unknown_choice",
     "unknown_key",
 ]
@@ -162,54 +161,21 @@ def command_line_overrides(argv: list[str]) -> list[str] | None:
     return overrides
 
 
+def check_overrides(overrides: list[str], config_name: str = "train") -> None:
+    """Raise :class:`ConfigError` (one line) for an unknown group choice or key."""
+    message = unknown_choice(overrides, config_name) or unknown_key(overrides, config_name)
+    if message:
+        raise ConfigError(message)
+
+
 def check_command_line(argv: list[str], config_name: str = "train") -> None:
     """Exit with status 2 and one line on standard error for an unknown group choice or an
-    unknown key."""
+    unknown key of a Hydra command line (before ``@hydra.main`` composes it)."""
     overrides = command_line_overrides(argv)
     if overrides is None:
         return
-    message = unknown_choice(overrides, config_name) or unknown_key(overrides, config_name)
-    if message:
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def parse_arguments(argv: list[str], allowed: tuple[str, ...], required: tuple[str, ...]):
-    """``key=value`` arguments (and ``--key VALUE``) of a command without config overrides.
-
-    Raises:
-        ValueError: An argument that is not key=value, an unknown key (with the allowed
-            ones) or a missing required key.
-    """
-    own: dict[str, str] = {}
-    arguments = iter(argv)
-    for argument in arguments:
-        if argument.startswith("--") and "=" not in argument:
-            key, value = argument[2:], next(arguments, None)
-            if value is None:
-                raise ValueError(f"{argument}: give a value ({argument} VALUE)")
-        else:
-            key, sep, value = argument.removeprefix("--").partition("=")
-            if not sep:
-                raise ValueError(f"{argument!r}: arguments are key=value (e.g. ckpt_path=…)")
-        key = key.replace("-", "_")
-        if key not in allowed:
-            raise ValueError(f"{key}: unknown argument{did_you_mean(key, allowed)}; allowed: "
-                             f"{', '.join(allowed)}")  # fmt: skip
-        own[key] = value
-    for key in required:
-        if key not in own:
-            raise ValueError(f"{key}=… is required")
-    return own
-
-
-def positive_int(own: dict[str, str], key: str, default: int) -> int:
-    """``own[key]`` as an integer ≥ 1, or a ValueError naming the key and value."""
-    value = own.get(key, str(default))
     try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"{key}={value}: must be an integer ≥ 1")
-    return number
+        check_overrides(overrides, config_name)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from personafuse.data.schema import RankingExample
+from personafuse.inference.personas import check_personas
 
 __all__ = ["RankedCandidate", "Ranker"]
 
@@ -40,6 +40,15 @@ class Ranker:
 
     Any number of candidates can be ranked: a context's candidates are scored in passes of at
     most ``max_candidates`` (the context's own work is then repeated once per pass).
+
+    Args:
+        network: The scoring network (batch -> (B, C) scores).
+        featurizer: Its fitted featurizer.
+        personas: The personas the network reads.
+        batch_size: Contexts per forward.
+        identity: What names the model (checkpoint path and weights digest, model, fusion,
+            persona): a response pool's index records it to refuse another model.
+        config: The training run's config (its data, for ``index pool=train``), if any.
     """
 
     max_candidates = 256
@@ -50,42 +59,30 @@ class Ranker:
         featurizer,
         personas: tuple[str, ...],
         batch_size: int = 32,
-        checkpoint: dict | None = None,
+        identity: dict | None = None,
+        config=None,
     ):
         self.network = network.eval()
         self.featurizer = featurizer
         self.personas = personas
         self.batch_size = batch_size
-        # What a response pool's index records to refuse another model: the checkpoint's
-        # path and weights digest, and the run's model, fusion and persona.
-        self.checkpoint = dict(checkpoint or {})
+        self.identity = dict(identity or {})
+        self.config = config
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "auto") -> Ranker:
         """Load a verified ranking checkpoint (``RUN/checkpoints/best.ckpt``) with its run.
 
         Raises:
-            CheckpointError: Not a usable checkpoint of this personafuse version.
-            ValueError: A generation checkpoint (use ``ResponseGenerator``).
+            CheckpointError: Not a usable checkpoint of this personafuse version, or a
+                generation checkpoint (use ``ResponseGenerator``).
         """
-        from personafuse.checkpoints import KEY
-        from personafuse.network import fused_personas, load_run
+        from personafuse.runs.restore import restore_run
 
-        cfg, featurizer, network, checkpoint = load_run(path, device)
-        if hasattr(network, "generate"):
-            raise ValueError(f"{path}: a model={cfg.model.name} checkpoint generates; use "
-                             "personafuse.generate.ResponseGenerator")  # fmt: skip
-        personas = fused_personas(cfg.persona.name, bool(cfg.persona.as_context))
-        identity = {
-            "path": str(Path(path).resolve()),
-            "weights_sha256": checkpoint[KEY]["weights_sha256"],
-            "model": cfg.model.name,
-            "fusion": cfg.fusion.name if personas else "none",
-            "persona": cfg.persona.name,
-        }
-        ranker = cls(network, featurizer, personas, int(cfg.model.eval_batch_size), identity)
-        ranker.config = cfg
-        return ranker
+        run = restore_run(path, device=device)
+        run.require_task("ranking", "personafuse.ResponseGenerator")
+        return cls(run.network, run.featurizer, run.personas, int(run.cfg.model.eval_batch_size),
+                   run.identity, run.cfg)  # fmt: skip
 
     def encode_pool(self, texts: Sequence[str], batch_size: int = 512) -> dict[str, np.ndarray]:
         """What of the model does not depend on the context, for every text of a response
@@ -213,20 +210,7 @@ class Ranker:
         if isinstance(context, str) or isinstance(candidates, str):
             raise ValueError(f"context {index}: give lists of utterances and candidates, not "
                              "a single string")  # fmt: skip
-        trained = "+".join(self.personas) or "none"
-        given = {"self": self_persona, "partner": partner_persona}
-        for name in given:
-            if given[name] and name not in self.personas:
-                raise ValueError(
-                    f"{name}_persona given, but this model was trained with persona={trained}: "
-                    "it would not read it"
-                )
-        for name in given:
-            if not given[name] and name in self.personas:
-                raise ValueError(
-                    f"context {index}: no {name}_persona, but this model was trained with "
-                    f"persona={trained} and reads one; give its profile sentences"
-                )
+        check_personas(self.personas, self_persona, partner_persona, context=index)
         return RankingExample(
             dialogue_id=index, turn=0, context=tuple(context), self_persona=tuple(self_persona),
             partner_persona=tuple(partner_persona), candidates=tuple(candidates), label=0,

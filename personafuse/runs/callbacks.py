@@ -1,112 +1,16 @@
-"""What a run shows on the console: one line saying what runs, a progress bar whose ETA also
-works for slow steps, an estimate of the run's duration from its first steps (with a warning
-and a smaller command when it would take hours) — and nothing else unless ``verbose=true``.
-
-Everything silenced here still reaches the run directory: the full config is in
-``.hydra/config.yaml``, the library's INFO log in ``train.log``.
-"""
+"""The callbacks every run gets: a progress bar whose ETA also works for slow steps, and an
+estimate of the run's duration from its first steps (with a warning and a smaller command when
+it would take hours)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import time
-import warnings
 
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 
-__all__ = [
-    "ProgressBar",
-    "RunEstimate",
-    "describe_device",
-    "describe_run",
-    "format_duration",
-    "quiet_console",
-    "start_console",
-]
+from personafuse.runs.console import format_duration
 
-log = logging.getLogger(__name__)
-
-# Loggers whose INFO lines are noise on the console: Lightning's device report, "Tip"
-# advertisements and option echoes; gensim's per-file lifecycle events.
-NOISY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "gensim")
-# Deprecations inside third-party code that a user can do nothing about.
-IGNORED_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*",)
-
-
-def quiet_console(verbose: bool = False) -> None:
-    """Console at WARNING for third-party loggers and for the console handler of the root
-    logger (Hydra's file handler keeps INFO for ``train.log``); all of it with ``verbose``."""
-    if verbose:
-        return
-    # Hugging Face's weight-loading bars and load reports (read when transformers is imported).
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if "transformers" in sys.modules:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream in (
-            sys.stdout,
-            sys.stderr,
-        ):
-            handler.setLevel(logging.WARNING)
-    for pattern in IGNORED_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
-
-
-def start_console(cfg) -> None:
-    """Quiet the console (unless ``cfg.verbose``), log the config (``train.log``; the console
-    too with ``verbose``) and print the line that says what runs, from the first process."""
-    from lightning.pytorch.utilities import rank_zero_only
-    from omegaconf import OmegaConf
-
-    quiet_console(bool(cfg.get("verbose", False)))
-    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
-    if rank_zero_only.rank == 0:
-        print(describe_run(cfg, cfg.paths.output_dir), flush=True)
-
-
-def describe_device(accelerator: str = "auto") -> str:
-    """``cuda (NVIDIA H100 …)`` when a GPU will be used, else ``cpu (N cores)``."""
-    import torch
-
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"cpu ({cores} cores)"
-
-
-def describe_run(cfg, output_dir) -> str:
-    """The one line printed when a run starts: what runs, where, on what."""
-    from personafuse.network import fused_personas
-
-    persona = cfg.persona.name + (" as context" if cfg.persona.as_context else "")
-    fused = fused_personas(cfg.persona.name, bool(cfg.persona.as_context))
-    model = cfg.model.name + (f"-{cfg.fusion.name}" if fused else "")
-    dataset = cfg.dataset._target_.rsplit(".", 1)[-1].replace("PersonaChat", "")
-    dataset = (dataset or "personachat").lower() + f" ({cfg.dataset.version})"
-    device = describe_device(str(cfg.trainer.get("accelerator", "auto")))
-    return (
-        f"personafuse: {model} · persona={persona} · {dataset} · seed {cfg.seed} · {device} "
-        f"→ {output_dir}"
-    )
-
-
-def format_duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3.4 h``, ``2.1 days``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+__all__ = ["ProgressBar", "RunEstimate"]
 
 
 class ProgressBar(RichProgressBar):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from personafuse.predictions import ContextResults
+from personafuse.scoring.predictions import ContextResults
 
 __all__ = ["ALPHA", "PairedTest", "paired_ttest", "ttest_paired_values"]
 
