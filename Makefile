@@ -69,4 +69,4 @@ test-slow: $(STAMP)
 	$(PYTHON) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(PYTHON) -m mypy

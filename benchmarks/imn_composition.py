@@ -32,10 +32,11 @@ import torch
 from common import realistic_examples, timed
 from rnn_ranking import VALID_CONTEXTS, build
 
-from personafuse.backbones.imn import IMN, _masked_softmax
+from personafuse.backbones.imn import IMN
 from personafuse.backbones.layers import BiLSTM, max_last_pool
 from personafuse.backbones.ranker import Encoded
 from personafuse.features import RnnFeaturizer
+from personafuse.fusion.base import masked_softmax
 
 VARIANTS = {"paper": {}, "projected": {"enhancement_projection": True}}
 PATHS = ("features", "input gates")
@@ -62,8 +63,8 @@ def reference_forward(imn: IMN, batch, personas: tuple[str, ...] = ()) -> Encode
     )
     context_mask = torch.arange(context_len) < flat_mask.sum(1, keepdim=True)
     scores = torch.einsum("bih,bckh->bcik", context_words, responses)
-    to_response = _masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
-    to_context = _masked_softmax(scores, context_mask[:, None, :, None], dim=2)
+    to_response = masked_softmax(scores, response_mask[:, :, None, :], dim=-1)
+    to_context = masked_softmax(scores, context_mask[:, None, :, None], dim=2)
     context_aligned = torch.einsum("bcik,bckh->bcih", to_response, responses)
     response_aligned = torch.einsum("bcik,bih->bckh", to_context, context_words)
     context_enhanced = imn.enhance(context_words[:, None], context_aligned)

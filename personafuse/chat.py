@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["ChatSession", "main", "split_persona"]
 
@@ -55,7 +56,7 @@ class ChatSession:
         top: Replies shown per turn.
     """
 
-    responder: object
+    responder: Any  # a personafuse.retrieval.TwoStageResponder
     top: int = 1
     personas: dict[str, list[str]] = field(default_factory=lambda: {"bot": [], "user": []})
     history: list[str] = field(default_factory=list)

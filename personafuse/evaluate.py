@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None, task: str | None = None, doc: str | None
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv, doc or __doc__):
         return
-    command = COMMANDS.get(task or "ranking")
+    command = COMMANDS[task or "ranking"]
     with one_line_errors():
         own, overrides = parse_arguments(argv, OWN_ARGUMENTS, ("ckpt_path",), overrides=True)
         from personafuse.runs.directory import output_directory
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None, task: str | None = None, doc: str | None
     from personafuse.runs.console import print_metrics
     from personafuse.runs.directory import written_files
 
-    if rank_zero_only.rank == 0:
+    if getattr(rank_zero_only, "rank", 0) == 0:
         print_metrics(metrics, [(split, split)])
         print(f"outputs: {out} ({', '.join(written_files(out))})")
 

@@ -36,6 +36,7 @@ def read_pool_argument(ranker, pool: str) -> tuple[list[str], int, str]:
     Returns:
         ``(responses, duplicates merged, source)``.
     """
+    from personafuse.cli import ArgumentError
     from personafuse.data.sources import SPLITS
     from personafuse.retrieval import pool_from_examples, read_pool
 
@@ -48,7 +49,7 @@ def read_pool_argument(ranker, pool: str) -> tuple[list[str], int, str]:
         responses = pool_from_examples(examples)
         return responses, len(examples) - len(responses), f"{pool} split"
     if not Path(pool).exists():
-        raise ValueError(f"pool={pool}: neither a split ({', '.join(SPLITS)}) nor a file")
+        raise ArgumentError(f"pool={pool}: neither a split ({', '.join(SPLITS)}) nor a file")
     responses, duplicates = read_pool(pool)
     return responses, duplicates, str(Path(pool).resolve())
 

@@ -36,7 +36,7 @@ import logging
 import sys
 import threading
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Any
 
 __all__ = ["LIMITS", "create_app", "main"]
 
@@ -111,6 +111,11 @@ class BodyLimit:
         return await self.app(scope, counted, send)
 
 
+def _fields(body: Any) -> dict[str, Any]:
+    """A validated request body's fields (the models are built at run time: ``_models``)."""
+    return body.model_dump()
+
+
 def create_app(responder):
     """The FastAPI app around a :class:`~personafuse.retrieval.TwoStageResponder`."""
     from fastapi import FastAPI, Request
@@ -154,9 +159,9 @@ def create_app(responder):
     async def refused(request: Request, error: ValueError):
         return JSONResponse({"error": str(error)}, status_code=400)
 
-    def persona_args(body) -> dict:
-        return {"self_persona": body.self_persona or None,
-                "partner_persona": body.partner_persona or None}  # fmt: skip
+    def persona_args(fields: dict) -> dict:
+        return {"self_persona": fields["self_persona"] or None,
+                "partner_persona": fields["partner_persona"] or None}  # fmt: skip
 
     def rows(ranked) -> list[dict]:
         return [{"text": r.text, "score": r.score, "index": r.index} for r in ranked]
@@ -181,15 +186,17 @@ def create_app(responder):
 
     @app.post("/reply")
     def reply(body: ReplyRequest):
+        fields = _fields(body)
         with lock:
-            return {"replies": rows(responder.reply(body.context, top_k=body.top_k,
-                                                    **persona_args(body)))}  # fmt: skip
+            return {"replies": rows(responder.reply(fields["context"], top_k=fields["top_k"],
+                                                    **persona_args(fields)))}  # fmt: skip
 
     @app.post("/rank")
     def rank(body: RankRequest):
+        fields = _fields(body)
         with lock:
-            ranked = ranker.rank(body.context, body.candidates, top_k=body.top_k,
-                                 **persona_args(body))  # fmt: skip
+            ranked = ranker.rank(fields["context"], fields["candidates"], top_k=fields["top_k"],
+                                 **persona_args(fields))  # fmt: skip
         return {"ranked": rows(ranked)}
 
     return app

@@ -90,7 +90,7 @@ def _run(cfg: DictConfig) -> None:
     start_console(cfg)
     with one_line_errors():  # bad input is the user's to fix: one line, no traceback
         metrics = train(cfg)
-    if rank_zero_only.rank == 0:
+    if getattr(rank_zero_only, "rank", 0) == 0:
         print_metrics(metrics, STAGES)
         print(f"outputs: {cfg.paths.output_dir} ({', '.join(written_files(cfg.paths.output_dir))})")
 

@@ -37,9 +37,19 @@ def _part(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under ``if TYPE_CHECKING:`` (never imported when running)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def _imports(path: Path) -> set[str]:
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "personafuse":  # from personafuse import __version__, X
                 found |= {f"personafuse.{a.name}" for a in node.names if a.name != "__version__"}
@@ -111,3 +121,14 @@ def test_no_import_circle():
         if node not in state:
             visit(node, [node])
     assert circles == []
+
+
+def test_the_architecture_page_lists_the_same_floors():
+    import re
+
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    documented = {}
+    for floor, parts in re.findall(r"^\| (\d+) \| ([^|]+) \|", page, flags=re.MULTILINE):
+        for part in re.findall(r"`([\w_]+)`", parts):
+            documented[part] = int(floor)
+    assert documented == FLOORS

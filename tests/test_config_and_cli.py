@@ -112,6 +112,9 @@ def test_configs_ship_in_the_wheel(tmp_path):
     assert (site / "personafuse" / "conf" / "train.yaml").is_file()
     assert (site / "personafuse" / "data" / "synthetic_lexicon.yaml").is_file()
     assert (site / "personafuse" / "web" / "chat.html").is_file()  # the server's chat page
+    assert (site / "personafuse" / "py.typed").is_file()  # type checkers read its hints
+    (metadata,) = site.glob("personafuse-*.dist-info/METADATA")
+    assert "Project-URL: Paper, https://arxiv.org/abs/2105.09050" in metadata.read_text()
     code = (
         "import pathlib, personafuse, personafuse.config as c\n"
         "assert c.CONFIG_DIR == pathlib.Path(personafuse.__file__).parent / 'conf', c.CONFIG_DIR\n"

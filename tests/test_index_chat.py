@@ -131,7 +131,7 @@ def test_bert_index_stores_tokenization_and_scores_as_recomputed(tiny_bert, tmp_
 
     featurizer = instantiate(cfg.model.featurizer)
     ranker = Ranker(build_network(cfg, featurizer), featurizer, ("self",),
-                    checkpoint={"weights_sha256": "tiny"})  # fmt: skip
+                    identity={"weights_sha256": "tiny"})  # fmt: skip
     pool = ["i like dogs .", "i have two cats .", "hiking is fun .", "do you have pets ?",
             "my dog is called rex ."]  # fmt: skip
     record = build_index(ranker, pool, tmp_path / "idx", source="test")

@@ -15,6 +15,8 @@ Scores are logits; training applies a sigmoid inside binary cross-entropy, ranki
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -28,7 +30,7 @@ from personafuse.features.bert import (
     SequenceBuilder,
     resolve_pretrained,
 )
-from personafuse.fusion import FUSIONS, PersonaFusion
+from personafuse.fusion import FUSIONS, BertLayout, PersonaFusion
 
 __all__ = ["BertRanker"]
 
@@ -54,6 +56,8 @@ class BertRanker(Backbone):
         dropout: Dropout before the linear scorer (BERT's own is in its config).
     """
 
+    encoder: Any  # a Hugging Face BERT-architecture model
+
     def __init__(
         self,
         pretrained: str | nn.Module,
@@ -70,10 +74,12 @@ class BertRanker(Backbone):
         if isinstance(pretrained, str):
             from transformers import AutoModel
 
-            pretrained = AutoModel.from_pretrained(resolve_pretrained(pretrained))
+            encoder = AutoModel.from_pretrained(resolve_pretrained(pretrained))
+        else:
+            encoder = pretrained
         # from_pretrained returns eval mode; Lightning keeps module modes, so BERT's own
         # dropout would stay off in training.
-        self.encoder = pretrained.train()
+        self.encoder = encoder.train()
         self.personas = tuple(personas)
         # Encode each distinct sequence of an evaluation batch once (exact; see encode).
         self.deduplicate = True
@@ -93,7 +99,9 @@ class BertRanker(Backbone):
             nn.init.zeros_(self.subtype.weight)
         per_profile = self.layout is not None and self.layout.per_profile
         self.fusions = nn.ModuleDict(
-            {name: strategy(hidden) for name in self.personas} if per_profile else {}
+            {name: strategy(hidden) for name in self.personas}
+            if per_profile and strategy is not None
+            else {}
         )
         passes = 1 if self.layout is None or joint else 1 + len(self.personas)
         self.dropout = nn.Dropout(dropout)
@@ -137,7 +145,9 @@ class BertRanker(Backbone):
             returns (S, H).
         """
         if not self.training and self.deduplicate:
-            distinct, rows, index = [], [], {}
+            distinct: list[Sequence3] = []
+            rows: list[int] = []
+            index: dict[tuple, int] = {}
             for sequence in sequences:
                 key = tuple(map(tuple, sequence))
                 if key not in index:
@@ -193,12 +203,19 @@ class BertRanker(Backbone):
             main = self.encode([build(batch.context[b], r) for b, r in pairs])
             vectors = [main]
             for name in self.personas:
-                if self.layout.per_profile:
+                if self.persona_layout.per_profile:
                     vectors.append(self._per_profile_pass(batch, name, main, num_candidates))
                 else:
                     vectors.append(self._persona_pass(batch, name, pairs, num_candidates))
             features = torch.cat(vectors, dim=-1)  # (B·C, passes·H)
         return self.scorer(self.dropout(features)).view(len(batch), num_candidates)
+
+    @property
+    def persona_layout(self) -> BertLayout:
+        """The layout of the persona passes (asked for only when a persona is fused)."""
+        if self.layout is None:
+            raise ValueError("this BERT ranker fuses no persona")
+        return self.layout
 
     def _joint_persona(self, batch: BertBatch, index: int) -> list[int]:
         prefix: list[int] = []
@@ -209,7 +226,7 @@ class BertRanker(Backbone):
     def _segments(self, persona: list[int], context: list[int], response=None) -> Sequence3:
         """``[CLS] a [SEP] (b [SEP])`` with the layout's segments; the context (if any) is the
         segment that truncation trims."""
-        segments = self.layout.persona_pass
+        segments = self.persona_layout.persona_pass
         parts = {"persona": persona, "context": context, "response": response}
         first, *second = (parts[name] for name in segments)
         trimmed = (
@@ -222,7 +239,7 @@ class BertRanker(Backbone):
     ) -> torch.Tensor:
         """(B·C, H) pooled vectors of one persona's pass."""
         personas = [batch.persona_ids(name, b) for b in range(len(batch))]
-        if self.layout.per_candidate:
+        if self.persona_layout.per_candidate:
             return self.encode([self._segments(personas[b], batch.context[b], r) for b, r in pairs])
         per_context = [self._segments(p, c) for p, c in zip(personas, batch.context, strict=True)]
         return self._broadcast(per_context, candidates)

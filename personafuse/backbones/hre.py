@@ -6,8 +6,7 @@ import torch
 
 from personafuse.backbones.base import BACKBONES
 from personafuse.backbones.ranker import Encoded
-from personafuse.backbones.sentences import ContextAggregator, SentenceEncoder
-from personafuse.backbones.vector import VectorBackbone
+from personafuse.backbones.sentences import ContextAggregator, RecurrentBackbone, SentenceEncoder
 from personafuse.features.rnn import RnnBatch, TokenTensors
 
 # SentenceEncoder lives in backbones.sentences; importable from here as before.
@@ -15,13 +14,13 @@ __all__ = ["HRE", "SentenceEncoder"]
 
 
 @BACKBONES.register("hre")
-class HRE(VectorBackbone):
+class HRE(RecurrentBackbone):
     """Everything that does not depend on the candidate (utterances, context, profiles) is
     encoded once per context; only the candidates are encoded B·C times.
 
     Args:
         word_vectors, num_chars, **encoder: The sentence encoder's
-            (:class:`~personafuse.backbones.vector.VectorBackbone`).
+            (:class:`~personafuse.backbones.sentences.RecurrentBackbone`).
     """
 
     provides = frozenset({"utterances"})

@@ -9,8 +9,7 @@ from personafuse.backbones.enhancement import EnhancedProjection, Enhancement, p
 from personafuse.backbones.layers import max_last_pool
 from personafuse.backbones.pooled_lstm import PooledBiLSTM
 from personafuse.backbones.ranker import Encoded
-from personafuse.backbones.sentences import ContextAggregator
-from personafuse.backbones.vector import VectorBackbone
+from personafuse.backbones.sentences import ContextAggregator, RecurrentBackbone
 from personafuse.config import ConfigError
 from personafuse.features.rnn import RnnBatch
 from personafuse.fusion.base import masked_softmax
@@ -22,7 +21,7 @@ FUSION_RESPONSES = ("sentence", "matched")
 
 
 @BACKBONES.register("imn")
-class IMN(VectorBackbone):
+class IMN(RecurrentBackbone):
     """Sentence encoder → global bidirectional cross-attention between all context words and
     each response (Eq. 19) → enhancement [x; x̃; x − x̃; x ⊙ x̃] → composition BiLSTM, split back
     into utterances → context BiLSTM. The context vector therefore depends on the candidate:

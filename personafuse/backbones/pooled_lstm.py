@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -15,9 +17,13 @@ def stacked_input_weights(lstm: nn.LSTM) -> tuple[torch.Tensor, torch.Tensor]:
         -> weight (2·4h, E), bias (2·4h,): ``inputs @ weight.T + bias`` are the input gates of
         :meth:`PooledBiLSTM.forward`, viewed as (…, 2, 4h).
     """
-    weight = torch.cat([lstm.weight_ih_l0, lstm.weight_ih_l0_reverse])
+    parameters: dict[str, torch.Tensor] = dict(lstm.named_parameters())
+    weight = torch.cat([parameters["weight_ih_l0"], parameters["weight_ih_l0_reverse"]])
     bias = torch.cat(
-        [lstm.bias_ih_l0 + lstm.bias_hh_l0, lstm.bias_ih_l0_reverse + lstm.bias_hh_l0_reverse]
+        [
+            parameters["bias_ih_l0"] + parameters["bias_hh_l0"],
+            parameters["bias_ih_l0_reverse"] + parameters["bias_hh_l0_reverse"],
+        ]
     )
     return weight, bias
 
@@ -81,12 +87,13 @@ class PooledBiLSTM(nn.Module):
             # One gather and one split: their backward passes are one scatter-add and one
             # concatenation, where gathering step by step would build a full-size gradient
             # for every step.
-            step_inputs = flat.index_select(0, rows.reshape(-1)).view(2, -1, flat.shape[-1])
-            step_inputs = step_inputs.split(sizes[:-1], dim=1)
+            gathered = flat.index_select(0, rows.reshape(-1)).view(2, -1, flat.shape[-1])
+            step_inputs: Iterable[torch.Tensor] = gathered.split(sizes[:-1], dim=1)
         else:  # gathered when each step runs, so its gates are read while still in cache
             step_inputs = (flat.index_select(0, step_rows.reshape(-1)).view(2, -1, flat.shape[-1])
                            for step_rows in rows.split(sizes[:-1], dim=1))  # fmt: skip
-        weights = torch.stack([self.lstm.weight_hh_l0, self.lstm.weight_hh_l0_reverse])
+        parameters = dict(self.lstm.named_parameters())
+        weights = torch.stack([parameters["weight_hh_l0"], parameters["weight_hh_l0_reverse"]])
         weights = weights.transpose(1, 2).float()  # (2, h, 4h)
 
         finished_states, finished_maxima = [], []

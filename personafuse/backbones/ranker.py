@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from personafuse.fusion import FUSIONS
 from personafuse.matching import MATCHING, MatchingInputs
+
+if TYPE_CHECKING:  # vector.py builds PersonaRanker around a VectorBackbone
+    from personafuse.backbones.vector import VectorBackbone
 
 __all__ = ["Encoded", "PersonaRanker"]
 
@@ -57,7 +61,7 @@ class PersonaRanker(nn.Module):
 
     def __init__(
         self,
-        backbone: nn.Module,
+        backbone: VectorBackbone,
         fusion: str,
         personas: tuple[str, ...] = (),
         mlp_hidden: int = 256,
@@ -69,12 +73,11 @@ class PersonaRanker(nn.Module):
         self.personas = tuple(personas)
         dim = backbone.output_dim
         self.fusions = nn.ModuleDict({name: FUSIONS.get(fusion)(dim) for name in self.personas})
-        self.matching = nn.ModuleList(
-            MATCHING.get(name)(dim, len(self.personas)) for name in matching
-        )
+        features = [MATCHING.get(name)(dim, len(self.personas)) for name in matching]
+        self.matching = nn.ModuleList(features)
         self.scorer = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(sum(feature.width for feature in self.matching), mlp_hidden),
+            nn.Linear(sum(feature.width for feature in features), mlp_hidden),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(mlp_hidden, 1),

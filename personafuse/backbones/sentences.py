@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from personafuse.backbones.layers import BiLSTM, WordRepresentation, max_last_pool, unique_rows
+from personafuse.backbones.vector import VectorBackbone
 from personafuse.features.rnn import RnnBatch, TokenTensors
 
-__all__ = ["ContextAggregator", "SentenceEncoder"]
+__all__ = ["ContextAggregator", "RecurrentBackbone", "SentenceEncoder"]
 
 
 class SentenceEncoder(nn.Module):
@@ -93,6 +94,7 @@ class SentenceEncoder(nn.Module):
                 own = group.word_ids.shape[-1]
                 outputs.append(word_states[rows, :own].reshape(*group.word_ids.shape, -1))
             else:
+                assert vectors is not None  # pooled whenever a group asks for vectors
                 outputs.append(vectors[rows].reshape(*group.lengths.shape, -1))
         return outputs
 
@@ -144,3 +146,32 @@ class ContextAggregator(nn.Module):
 
     def forward(self, utterances: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         return max_last_pool(self.dropout(self.lstm(utterances, counts)), counts)
+
+
+class RecurrentBackbone(VectorBackbone):
+    """Base of HRE and IMN: their shared :class:`SentenceEncoder`, built here from the
+    paper's settings (``model.backbone`` keys), as ``self.sentences``.
+
+    Args:
+        word_vectors: (V, E) frozen pretrained ⊕ word2vec table.
+        num_chars: Size of the character vocabulary.
+        hidden_size: BiLSTM hidden size per direction (paper: 200); vectors are 4·hidden_size.
+        char_filters: Filters per window of the character CNN (paper: 50).
+        char_windows: Its window sizes (paper: 3, 4, 5).
+        dropout: On embeddings and hidden layers (paper: 0.2).
+    """
+
+    def __init__(
+        self,
+        word_vectors: np.ndarray,
+        num_chars: int,
+        hidden_size: int = 200,
+        char_filters: int = 50,
+        char_windows: Sequence[int] = (3, 4, 5),
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.hidden_size, self.dropout_rate = hidden_size, dropout
+        self.sentences = SentenceEncoder(
+            word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
+        )

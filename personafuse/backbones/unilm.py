@@ -95,8 +95,9 @@ class UnilmGenerator(Backbone):
         slot[rows] = torch.arange(len(rows), device=device)  # the row's place in decoding
         sources = batch.source_ids.shape[1]
         nll = torch.zeros((), device=device)
-        last = None  # the hidden state at each decoded row's last source token
-        cache = None
+        # Per chunk with rows to decode: their places, their mask in the chunk, the hidden
+        # states at their last source tokens, the chunk's cache and how much of it is source.
+        pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, KeyValueCache, int]] = []
         chunk_size = EVALUATION_CHUNK if device.type == "cpu" else len(batch)
         order = torch.argsort(lengths, descending=True, stable=True)
         for chunk in order.split(chunk_size):
@@ -111,18 +112,18 @@ class UnilmGenerator(Backbone):
             logits = self.model.logits(hidden[labels != IGNORE]).float()
             nll = nll + F.cross_entropy(logits, labels[labels != IGNORE], reduction="sum")
             decoded = slot[chunk] >= 0
-            if not rows or not decoded.any():
-                continue
-            if cache is None:
-                last = hidden.new_empty(len(rows), hidden.shape[-1])
-                cache = self._empty_cache(encoded, len(rows), sources + config.max_length)
-            into, kept = slot[chunk][decoded], min(width, sources)
-            last[into] = hidden[decoded, batch.source_lengths[chunk][decoded] - 1]
+            if decoded.any():
+                states = hidden[decoded, batch.source_lengths[chunk][decoded] - 1]
+                pieces.append((slot[chunk][decoded], decoded, states, encoded, min(width, sources)))
+        if not pieces:
+            return nll, int(predicting.sum()), []
+        cache = self._empty_cache(pieces[0][3], len(rows), sources + config.max_length)
+        last = pieces[0][2].new_empty(len(rows), pieces[0][2].shape[-1])
+        for into, decoded, states, encoded, kept in pieces:
+            last[into] = states
             for buffer, new in zip(cache.keys + cache.values, encoded.keys + encoded.values,
                                    strict=True):  # fmt: skip
                 buffer[into, :, :kept] = new[decoded, :, :kept]
-        if not rows:
-            return nll, int(predicting.sum()), []
         index = torch.tensor(rows, device=device)
         source_lengths = batch.source_lengths[index]
         positions = torch.arange(cache.room, device=device)

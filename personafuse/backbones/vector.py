@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from personafuse.backbones.base import Backbone, NetworkSpec
 from personafuse.backbones.ranker import PersonaRanker
-from personafuse.backbones.sentences import SentenceEncoder
 from personafuse.config import ConfigError
 from personafuse.fusion.base import PersonaFusion
 from personafuse.matching import MATCHING
@@ -29,32 +26,10 @@ class VectorBackbone(Backbone):
 
     Subclasses take ``(word_vectors, num_chars, **model.backbone)``: the frozen (V, E) word
     table built from the training split, the size of the character vocabulary, and their own
-    options from ``conf/model/NAME.yaml``; the sentence encoder's are passed on to this
-    class, which builds it as ``self.sentences``.
-
-    Args:
-        word_vectors: (V, E) frozen pretrained ⊕ word2vec table.
-        num_chars: Size of the character vocabulary.
-        hidden_size: BiLSTM hidden size per direction (paper: 200); vectors are 4·hidden_size.
-        char_filters: Filters per window of the character CNN (paper: 50).
-        char_windows: Its window sizes (paper: 3, 4, 5).
-        dropout: On embeddings and hidden layers (paper: 0.2).
+    options from ``conf/model/NAME.yaml``.
     """
 
-    def __init__(
-        self,
-        word_vectors: np.ndarray,
-        num_chars: int,
-        hidden_size: int = 200,
-        char_filters: int = 50,
-        char_windows: Sequence[int] = (3, 4, 5),
-        dropout: float = 0.2,
-    ):
-        super().__init__()
-        self.hidden_size, self.dropout_rate = hidden_size, dropout
-        self.sentences = SentenceEncoder(
-            word_vectors, num_chars, hidden_size, char_filters, char_windows, dropout
-        )
+    output_dim: int  # D of the context, persona and response vectors
 
     def response_vectors(self, tokens):
         """Candidate vectors that do not depend on the context, (*group, L) tokens ->

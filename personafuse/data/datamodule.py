@@ -69,8 +69,9 @@ class NegativeSamplingDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> RankingExample:
         index, epoch = key
         example = self.examples[index]
+        label = _label(example)
         rng = random.Random(f"personafuse-negatives:{self.seed}:{index}")
-        others = [i for i in range(example.num_candidates) if i != example.label]
+        others = [i for i in range(example.num_candidates) if i != label]
         rng.shuffle(others)
         count = min(self.negatives, len(others))
         start = epoch * count
@@ -78,13 +79,20 @@ class NegativeSamplingDataset(Dataset):
         position = random.Random(f"personafuse-position:{self.seed}:{index}:{epoch}").randint(
             0, count
         )
-        chosen.insert(position, example.label)
+        chosen.insert(position, label)
         return dataclasses.replace(
             example,
             candidates=tuple(example.candidates[i] for i in chosen),
             candidate_ids=tuple(example.candidate_ids[i] for i in chosen),
             label=position,
         )
+
+
+def _label(example: RankingExample) -> int:
+    """The true candidate's index of a turn that has candidates."""
+    if example.label is None:
+        raise ValueError(f"dialogue {example.dialogue_id}, turn {example.turn}: no candidates")
+    return example.label
 
 
 def shuffle_candidates(
@@ -105,7 +113,7 @@ def shuffle_candidates(
                 example,
                 candidates=tuple(example.candidates[i] for i in order),
                 candidate_ids=tuple(example.candidate_ids[i] for i in order),
-                label=order.index(example.label),
+                label=order.index(_label(example)),
             )
         )
     return shuffled
@@ -193,7 +201,7 @@ class RankingDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         needed = {"fit": ("train", "valid"), "validate": ("valid",), "test": ("test",)}
-        for split in needed.get(stage, SPLITS):
+        for split in needed.get(stage or "", SPLITS):
             self.load_split(split)
 
     def collate(self, examples: list[RankingExample]) -> Any:
@@ -231,6 +239,7 @@ class RankingDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled by (seed, epoch) only, and resumable mid-epoch (see :mod:`.sampling`)."""
         examples = self.load_split("train")
+        dataset: Dataset
         if self.train_negatives is None:
             dataset = ExampleDataset(examples)
         else:

@@ -178,8 +178,10 @@ def extract_verified(
         try:
             with tarfile.open(archive, "r:*") as tar:
                 _check_members(archive, tar)
-                # The "data" filter is a second guard (it would strip a leading "/").
-                tar.extractall(staging, filter="data")
+                # The "data" filter is a second guard (it would strip a leading "/"), where
+                # this Python has it: 3.11.4 and later (Debian 12's 3.11.2 does not).
+                guard = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(staging, **guard)
         except (tarfile.TarError, EOFError, OSError) as err:
             raise DownloadError(f"{archive}: cannot extract ({err}); nothing was written") from None
         extracted = staging / "personachat"

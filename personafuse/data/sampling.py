@@ -84,8 +84,9 @@ class ResumableLoader(DataLoader):
     with a length, so the count is exactly the batches trained on.)
     """
 
-    def __init__(self, *args, sampler: EpochShuffleSampler, **kwargs):
-        super().__init__(*args, sampler=sampler, **kwargs)
+    def __init__(self, dataset, sampler: EpochShuffleSampler, **kwargs):
+        super().__init__(dataset, sampler=sampler, **kwargs)
+        self.epochs = sampler  # the sampler, typed: its epoch and start
         self.served = 0
         self._resume: tuple[int, int] | None = None  # (epoch, batches already trained on)
 
@@ -93,14 +94,14 @@ class ResumableLoader(DataLoader):
         resume, self._resume = self._resume, None
         # Skip only inside the epoch the checkpoint was saved in: a checkpoint saved at the end
         # of an epoch resumes the next epoch from its first batch.
-        self.served = resume[1] if resume and resume[0] == self.sampler.epoch else 0
-        self.sampler.start = self.served * self.batch_size
+        self.served = resume[1] if resume and resume[0] == self.epochs.epoch else 0
+        self.epochs.start = self.served * (self.batch_size or 1)
         for batch in super().__iter__():
             self.served += 1
             yield batch
 
     def state_dict(self) -> dict:
-        return {"epoch": self.sampler.epoch, "batches": self.served}
+        return {"epoch": self.epochs.epoch, "batches": self.served}
 
     def load_state_dict(self, state: dict) -> None:
         self._resume = (int(state["epoch"]), int(state["batches"]))

@@ -244,9 +244,11 @@ class SequenceBuilder:
         """One sequence; ``context`` names the trimmed segment: ``first``, ``second`` or
         ``none`` (then an over-long ``first`` keeps its beginning)."""
         specials = 2 + (second is not None)
-        segments = {"prefix": list(prefix), "first": list(first), "second": second}
+        segments: dict[str, list[int]] = {"prefix": list(prefix), "first": list(first)}
+        if second is not None:
+            segments["second"] = list(second)
         trimmed = "first" if context == "none" else context
-        others = [name for name in segments if name != trimmed and segments[name] is not None]
+        others = [name for name in segments if name != trimmed]
         if specials + sum(len(segments[name]) for name in others) > self.max_len:
             # Only pathological personas or responses get here: each other segment keeps at
             # most half of the room, so any layout fits.
@@ -258,7 +260,7 @@ class SequenceBuilder:
         if len(ids) > budget:
             keep_newest = context != "none" and self.truncation == "newest"
             segments[trimmed] = ids[len(ids) - budget :] if keep_newest else ids[:budget]
-        prefix, first, second = segments["prefix"], segments["first"], segments["second"]
+        prefix, first, second = segments["prefix"], segments["first"], segments.get("second")
         ids = [self.cls_id, *prefix, *first, self.sep_id]
         subtypes = [0] * (1 + len(prefix)) + [1] * (len(first) + 1)
         types = [0] * len(ids)

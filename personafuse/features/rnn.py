@@ -110,10 +110,17 @@ class RnnFeaturizer:
         self._cache.clear()
         return self
 
+    def vocabularies(self) -> tuple[Vocabulary, Vocabulary]:
+        """The word and character vocabularies (after :meth:`fit` or :meth:`load`)."""
+        if self.vocab is None or self.char_vocab is None:
+            raise RuntimeError("the featurizer has no vocabulary yet: fit it or load a run's")
+        return self.vocab, self.char_vocab
+
     def save(self, directory: str | Path) -> None:
         """Write ``vocab.json`` and ``chars.json`` into a run directory."""
-        self.vocab.save(Path(directory) / "vocab.json")
-        self.char_vocab.save(Path(directory) / "chars.json")
+        vocab, char_vocab = self.vocabularies()
+        vocab.save(Path(directory) / "vocab.json")
+        char_vocab.save(Path(directory) / "chars.json")
 
     def load(self, directory: str | Path) -> RnnFeaturizer:
         """Use the vocabularies a training run saved (instead of :meth:`fit`)."""
@@ -131,11 +138,12 @@ class RnnFeaturizer:
         """Word ids (L,) and char ids (L, max_word_chars) of a text, cached per text."""
         cached = self._cache.get(text)
         if cached is None:
+            vocab, char_vocab = self.vocabularies()
             tokens = tokenize(text)
-            word_ids = np.asarray(self.vocab.encode(tokens), dtype=np.int64)
+            word_ids = np.asarray(vocab.encode(tokens), dtype=np.int64)
             char_ids = np.zeros((len(tokens), self.max_word_chars), dtype=np.int64)
             for w, token in enumerate(tokens):
-                chars = self.char_vocab.encode(token[: self.max_word_chars])
+                chars = char_vocab.encode(token[: self.max_word_chars])
                 char_ids[w, : len(chars)] = chars
             cached = (word_ids, char_ids)
             # Candidates recur across contexts (negatives are shared): encode each text once.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -48,7 +49,7 @@ class Seq2SeqBatch:
         return len(self.references)
 
     def to(self, device) -> Seq2SeqBatch:
-        moved = {
+        moved: dict[str, Any] = {
             name: value.to(device) if isinstance(value, torch.Tensor) else value
             for name, value in vars(self).items()
         }
@@ -109,7 +110,8 @@ class Seq2SeqFeaturizer(BertFeaturizer):
         response = self.ids([example.response])[0][: self.max_target_tokens - 1]
         return [*response, self.special_ids["sep"]]
 
-    def __call__(self, examples: list[RankingExample]) -> Seq2SeqBatch:
+    # A seq2seq batch where BertFeaturizer makes ranking ones: only the tokenizer is shared.
+    def __call__(self, examples: list[RankingExample]) -> Seq2SeqBatch:  # type: ignore[override]
         sources = [self.source(e) for e in examples]
         targets = [self.target(e) for e in examples]
         pad = self.special_ids["pad"]

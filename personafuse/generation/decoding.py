@@ -103,6 +103,8 @@ class _Stepper:
 
     def _cached(self, token: torch.Tensor, step: int) -> torch.Tensor:
         cache = self.cache
+        if cache is None:
+            raise RuntimeError("decoding steps come after first()")
         seen = cache.visible[:, : cache.length]
         mask = torch.cat([seen, seen.new_ones(len(token), 1)], dim=1)
         positions = (self.source_lengths + step - 1)[:, None]

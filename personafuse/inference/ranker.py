@@ -190,7 +190,7 @@ class Ranker:
                     part_scores[i] = row
         scores: list[list[float]] = [[] for _ in examples]
         for part, row in zip(parts, part_scores, strict=True):
-            scores[part.dialogue_id] += row
+            scores[part.dialogue_id] += row or []
         return scores
 
     def _score_batch(self, examples, response_vectors: torch.Tensor | None = None):

@@ -7,9 +7,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import torch
+from torch import nn
+from torchmetrics import Metric
 
 from personafuse.checkpoints import restore_rng, rng_state, stamp
 
@@ -83,11 +86,16 @@ class PersonafuseModule(L.LightningModule):
         ``("pairs", N·C)``."""
         raise NotImplementedError
 
+    def stage_metrics(self, stage: str) -> dict[str, Metric]:
+        """The metrics of ``stage`` (``val``/``test``) by name, from ``self.metrics``."""
+        stages = cast(nn.ModuleDict, self.metrics)
+        return {name: cast(Metric, m) for name, m in cast(nn.ModuleDict, stages[stage]).items()}
+
     # -- shared machinery -----------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # A digest of the weights (verified when loaded) and every process's RNG states.
-        states = [rng_state()]
+        states: list = [rng_state()]
         if self.trainer.world_size > 1:  # every process saves (rank 0 writes): gather them
             states = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(states, rng_state())

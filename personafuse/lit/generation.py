@@ -7,6 +7,7 @@ import csv
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
@@ -60,6 +61,7 @@ class GenerationModule(PersonafuseModule):
     """
 
     task = "generation"
+    network: Any  # loss(), evaluate() and text() of a generator backbone
 
     def __init__(
         self,
@@ -121,7 +123,10 @@ class GenerationModule(PersonafuseModule):
             settings = module_cfg.get(key)
             if settings is None:
                 continue
-            settings = base | OmegaConf.to_container(settings, resolve=True)
+            values = OmegaConf.to_container(settings, resolve=True)
+            if not isinstance(values, dict):
+                raise ConfigError(f"module.{key}={values}: must be a mapping of decoding keys")
+            settings = base | values
             try:
                 DecodingConfig(**settings)
             except (TypeError, ValueError) as err:
@@ -142,15 +147,17 @@ class GenerationModule(PersonafuseModule):
     def on_validation_epoch_start(self) -> None:
         self.generations["val"] = []
         self._sample = None
-        if self.trainer.state.fn == TrainerFn.FITTING and self.validation_contexts is not None:
-            total = len(self.trainer.val_dataloaders.dataset)
+        loader = self.trainer.val_dataloaders
+        fitting = self.trainer.state.fn == TrainerFn.FITTING
+        if fitting and self.validation_contexts is not None and loader is not None:
+            total = len(loader.dataset)
             self._sample = (max(1, math.ceil(total / self.validation_contexts)), 0)
 
     def on_test_epoch_start(self) -> None:
         self.generations["test"] = []
 
     def _evaluate(self, stage: str, batch) -> None:
-        metrics = self.metrics[stage]
+        metrics = self.stage_metrics(stage)
         rows: list[int] | None = None  # every context
         if stage == "val" and not self.generate_in_validation:
             rows = []
@@ -173,12 +180,12 @@ class GenerationModule(PersonafuseModule):
 
     def _sampled(self, size: int) -> list[int]:
         """The rows of the next validation batch (of ``size``) that are in the sample."""
-        stride, seen = self._sample
+        stride, seen = self._sample or (1, 0)
         self._sample = (stride, seen + size)
         return sample_rows(seen, size, stride, self.trainer.world_size, self.trainer.global_rank)
 
     def _log_pass(self, stage: str) -> None:
-        metrics = self.metrics[stage]
+        metrics = self.stage_metrics(stage)
         nll, tokens = metrics["nll"].compute(), metrics["tokens"].compute()
         loss = float(nll / tokens.clamp(min=1))
         self.log(f"{stage}/loss", loss, sync_dist=False)

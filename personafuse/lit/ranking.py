@@ -122,7 +122,7 @@ class RankingModule(PersonafuseModule):
         values = {k.replace("@", "_at_"): v for k, v in per_context(rank, self.hits_k).items()}
         values["loss"] = F.cross_entropy(scores.float(), labels, reduction="none")
         for name, value in values.items():
-            metric = self.metrics[stage][name]
+            metric = self.stage_metrics(stage)[name]
             metric.update(value)
             self.log(
                 f"{stage}/{name.replace('_at_', '@')}",

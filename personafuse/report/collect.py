@@ -8,6 +8,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from personafuse.generation.metrics import GENERATION_METRICS
 from personafuse.scoring.predictions import read_predictions
 from personafuse.scoring.significance import PairedTest, paired_ttest, ttest_paired_values
@@ -152,6 +154,8 @@ def _generation_tests(run: Path, baseline: Path) -> dict[str, PairedTest]:
         shared = sorted(ours[metric].keys() & theirs[metric].keys())
         if shared:
             tests[metric] = ttest_paired_values(
-                metric, [ours[metric][c] for c in shared], [theirs[metric][c] for c in shared]
+                metric,
+                np.array([ours[metric][c] for c in shared]),
+                np.array([theirs[metric][c] for c in shared]),
             )
     return tests

@@ -70,7 +70,7 @@ def build_report(directories: list[Path], out: Path) -> dict:
         "",
     ]
     latex = []
-    written = {"tables": [], "plots": []}
+    written: dict[str, list[str]] = {"tables": [], "plots": []}
     for dataset in datasets:
         markdown += [f"## {dataset}", ""]
         for table in paper_tables(cells, dataset):

@@ -64,7 +64,7 @@ def start_console(cfg) -> None:
 
     quiet_console(bool(cfg.get("verbose", False)))
     log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
-    if rank_zero_only.rank == 0:
+    if getattr(rank_zero_only, "rank", 0) == 0:
         print(describe_run(cfg, cfg.paths.output_dir), flush=True)
 
 

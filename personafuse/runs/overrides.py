@@ -33,7 +33,7 @@ def unknown_choice(overrides: list[str], config_name: str = "train") -> str | No
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException:
         return None  # Hydra reports syntax errors itself
-    searchpath = [o.input_line for o in parsed if o.key_or_group == "hydra.searchpath"]
+    searchpath = [str(o.input_line) for o in parsed if o.key_or_group == "hydra.searchpath"]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
         groups = set(loader.list_groups(""))
@@ -51,7 +51,7 @@ def unknown_choice(overrides: list[str], config_name: str = "train") -> str | No
                 if value is not None and str(value) != "null" and str(value) not in options:
                     return (
                         f"{group}={value}: no such choice; valid choices: {', '.join(options)}"
-                        f"{did_you_mean(value, options)}"
+                        f"{did_you_mean(str(value), options)}"
                     )
     return None
 
@@ -100,7 +100,7 @@ def unknown_key(overrides: list[str], config_name: str = "train") -> str | None:
             choices = [
                 f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}"
                 if o.is_sweep_override()
-                else o.input_line
+                else str(o.input_line)
                 for o in parsed
                 if o.key_or_group in groups or o.key_or_group == "hydra.searchpath"
             ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from personafuse.checkpoints import KEY, CheckpointError, load_verified
 from personafuse.config import compose_config
@@ -39,9 +40,9 @@ class RestoredRun:
 
     path: Path
     run_dir: Path
-    cfg: object
-    featurizer: object
-    network: object
+    cfg: Any  # an omegaconf DictConfig
+    featurizer: Any
+    network: Any  # a torch.nn.Module: batch -> scores, or a generator
     checkpoint: dict
 
     @property

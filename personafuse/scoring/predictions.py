@@ -34,12 +34,12 @@ def write_predictions(
     """
     if scores.shape[0] != len(examples):
         raise ValueError(f"{scores.shape[0]} score rows for {len(examples)} contexts")
-    scores = scores.detach().float().cpu().numpy()
+    values = scores.detach().float().cpu().numpy()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        for context_id, (example, row) in enumerate(zip(examples, scores, strict=True)):
+        for context_id, (example, row) in enumerate(zip(examples, values, strict=True)):
             relevance = np.zeros(len(row), dtype=np.int64)
             relevance[example.label] = 1
             # Sort by score, descending; on ties the true candidate goes last (pessimistic).
