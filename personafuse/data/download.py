@@ -180,8 +180,10 @@ def extract_verified(
                 _check_members(archive, tar)
                 # The "data" filter is a second guard (it would strip a leading "/"), where
                 # this Python has it: 3.11.4 and later (Debian 12's 3.11.2 does not).
-                guard = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(staging, **guard)
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(staging, filter="data")
+                else:
+                    tar.extractall(staging)  # noqa: S202 - every member checked above
         except (tarfile.TarError, EOFError, OSError) as err:
             raise DownloadError(f"{archive}: cannot extract ({err}); nothing was written") from None
         extracted = staging / "personachat"
