@@ -183,7 +183,7 @@ def extract_verified(
                 if hasattr(tarfile, "data_filter"):
                     tar.extractall(staging, filter="data")
                 else:
-                    tar.extractall(staging)
+                    tar.extractall(staging)  # every member was checked above
         except (tarfile.TarError, EOFError, OSError) as err:
             raise DownloadError(f"{archive}: cannot extract ({err}); nothing was written") from None
         extracted = staging / "personachat"
