@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from personafuse.data import PersonaChatFormatError, RankingExample, read_personachat
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "PersonaChatFormatError",

@@ -18,11 +18,12 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from personafuse.checkpoints import load_verified
-from personafuse.cli import one_line_errors
+from personafuse.cli import isolated_job, one_line_errors
 from personafuse.config import CONFIG_DIR
 from personafuse.runs.checks import check_config
 from personafuse.runs.console import print_metrics, start_console
 from personafuse.runs.directory import resume_checkpoint, written_files
+from personafuse.runs.jobs import LAST_SWEEP_FAILURES, continue_job, in_multirun, resume_mode
 from personafuse.runs.network import build_network
 from personafuse.runs.overrides import check_command_line
 from personafuse.runs.record import evaluate_splits, plain_config, run_metadata
@@ -55,7 +56,13 @@ def train(cfg: DictConfig) -> dict:
     """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    resume = resume_checkpoint(cfg.get("ckpt_path"), output_dir)
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is None and resume_mode(cfg):  # a sweep's job continues where it stopped
+        done, ckpt_path = continue_job(output_dir)
+        if done is not None:
+            print(f"complete already: {output_dir}", flush=True)
+            return done
+    resume = resume_checkpoint(ckpt_path, output_dir)
     datamodule, module = build_training(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
@@ -86,19 +93,26 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def _run(cfg: DictConfig) -> None:
+def _run(cfg: DictConfig) -> float | None:
     start_console(cfg)
-    with one_line_errors():  # bad input is the user's to fix: one line, no traceback
-        metrics = train(cfg)
+    metrics = None
+    with isolated_job(Path(cfg.paths.output_dir)) if in_multirun() else one_line_errors():
+        metrics = train(cfg)  # bad input: one line; in a sweep, recorded and the sweep goes on
+    if metrics is None:
+        return None
     if getattr(rank_zero_only, "rank", 0) == 0:
         print_metrics(metrics, STAGES)
         print(f"outputs: {cfg.paths.output_dir} ({', '.join(written_files(cfg.paths.output_dir))})")
+    # What a hyperparameter search maximises (hparams_search=...).
+    return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 
 
 def main() -> None:
     """Entry point: unknown config-group choices fail in one line before Hydra composes."""
     check_command_line(sys.argv[1:])
     _run()
+    if LAST_SWEEP_FAILURES:  # listed by the sweep's summary callback
+        sys.exit(1)
 
 
 if __name__ == "__main__":

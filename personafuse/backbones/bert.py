@@ -28,11 +28,13 @@ from personafuse.features.bert import (
     PaddedSequences,
     Sequence3,
     SequenceBuilder,
-    resolve_pretrained,
+    load_pretrained,
 )
 from personafuse.fusion import FUSIONS, BertLayout, PersonaFusion
 
-__all__ = ["BertRanker"]
+__all__ = ["SUBTYPE_INITS", "BertRanker"]
+
+SUBTYPE_INITS = ("truncated_normal", "zeros")
 
 
 @BACKBONES.register("bert")
@@ -48,6 +50,8 @@ class BertRanker(Backbone):
         max_len: Longest sequence in tokens (paper: 320).
         truncation: ``newest`` (keep the newest context tokens) or ``official``.
         subtype: The joint layout's learned subtype embedding (persona / context / response).
+        subtype_init: ``truncated_normal`` (std 0.02, the official code's) or ``zeros``
+            (training then starts from the pretrained model's own function).
         max_sequences: Sequences per encoder call; the sequences of a pass are sorted by
             length and encoded in chunks of this size, each padded to its own longest. None:
             8 on CPU, where small chunks stay in cache (docs/benchmarks.md, bert_cpu.py: 87 %
@@ -67,6 +71,7 @@ class BertRanker(Backbone):
         max_len: int = 320,
         truncation: str = "newest",
         subtype: bool = True,
+        subtype_init: str = "truncated_normal",
         max_sequences: int | None = None,
         dropout: float = 0.1,
     ):
@@ -74,7 +79,7 @@ class BertRanker(Backbone):
         if isinstance(pretrained, str):
             from transformers import AutoModel
 
-            encoder = AutoModel.from_pretrained(resolve_pretrained(pretrained))
+            encoder = load_pretrained(AutoModel.from_pretrained, pretrained)
         else:
             encoder = pretrained
         # from_pretrained returns eval mode; Lightning keeps module modes, so BERT's own
@@ -92,11 +97,11 @@ class BertRanker(Backbone):
         )
         hidden = self.encoder.config.hidden_size
         joint = self.layout is not None and self.layout.joint
-        # Zero-initialised so training starts from the pretrained model's own function; the
-        # three rows then learn what sets persona, context and response apart.
         self.subtype = nn.Embedding(3, hidden) if joint and subtype else None
-        if self.subtype is not None:
+        if self.subtype is not None and subtype_init == "zeros":
             nn.init.zeros_(self.subtype.weight)
+        elif self.subtype is not None:  # as BERT's own embeddings: truncated normal, std 0.02
+            nn.init.trunc_normal_(self.subtype.weight, std=0.02, a=-0.04, b=0.04)
         per_profile = self.layout is not None and self.layout.per_profile
         self.fusions = nn.ModuleDict(
             {name: strategy(hidden) for name in self.personas}
@@ -120,6 +125,11 @@ class BertRanker(Backbone):
                 f"model.truncation={model_cfg.truncation}; valid choices: "
                 f"{', '.join(TRUNCATION_CHOICES)}"
             )
+        if model_cfg.get("subtype_init", "truncated_normal") not in SUBTYPE_INITS:
+            raise ConfigError(
+                f"model.subtype_init={model_cfg.subtype_init}; valid choices: "
+                f"{', '.join(SUBTYPE_INITS)}"
+            )
 
     @classmethod
     def build(cls, spec: NetworkSpec) -> BertRanker:
@@ -132,6 +142,7 @@ class BertRanker(Backbone):
             max_len=model.max_len,
             truncation=model.truncation,
             subtype=model.subtype,
+            subtype_init=model.get("subtype_init", "truncated_normal"),
             max_sequences=model.max_sequences,
             dropout=model.dropout,
         )
@@ -220,7 +231,7 @@ class BertRanker(Backbone):
     def _joint_persona(self, batch: BertBatch, index: int) -> list[int]:
         prefix: list[int] = []
         for name in self.personas:
-            prefix += [*batch.persona_ids(name, index), *batch.separator_ids]
+            prefix += [*batch.persona_ids(name, index), *batch.persona_separator_ids]
         return prefix
 
     def _segments(self, persona: list[int], context: list[int], response=None) -> Sequence3:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from personafuse.backbones.base import BACKBONES, Backbone, NetworkSpec
-from personafuse.features.bert import resolve_pretrained
+from personafuse.features.bert import load_pretrained
 from personafuse.features.seq2seq import IGNORE, Seq2SeqBatch
 from personafuse.fusion import FUSIONS
 from personafuse.generation.decoding import DecodingConfig, decode
@@ -46,7 +46,7 @@ class UnilmGenerator(Backbone):
 
     @classmethod
     def build(cls, spec: NetworkSpec) -> UnilmGenerator:
-        return cls(Seq2SeqBert.from_pretrained(resolve_pretrained(spec.model.pretrained)),
+        return cls(load_pretrained(Seq2SeqBert.from_pretrained, spec.model.pretrained),
                    spec.featurizer)  # fmt: skip
 
     def loss(self, batch: Seq2SeqBatch, label_smoothing: float = 0.0):

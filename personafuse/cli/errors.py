@@ -4,9 +4,11 @@ that each is here."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from hydra.errors import HydraException
 
@@ -20,9 +22,11 @@ from personafuse.data.sources import DatasetNotFoundError
 from personafuse.registry import PluginError
 from personafuse.retrieval.index import PoolIndexError
 from personafuse.retrieval.pool import PoolError
-from personafuse.text.pretrained import PretrainedVectorsError
+from personafuse.text.pretrained import MissingAssetError, PretrainedVectorsError
 
-__all__ = ["USER_ERRORS", "MissingExtraError", "one_line", "one_line_errors"]
+__all__ = ["USER_ERRORS", "MissingExtraError", "isolated_job", "one_line", "one_line_errors"]
+
+log = logging.getLogger(__name__)
 
 
 class MissingExtraError(ImportError):
@@ -36,6 +40,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     DatasetNotFoundError,
     DownloadError,
+    MissingAssetError,
     MissingExtraError,
     PersonaChatFormatError,
     PersonaSelectionError,
@@ -62,3 +67,22 @@ def one_line_errors(status: int = 1) -> Iterator[None]:
     except USER_ERRORS as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(status)
+
+
+@contextmanager
+def isolated_job(output_dir: Path) -> Iterator[None]:
+    """Run one job of a sweep: an error ends the job, not the sweep. It is recorded in
+    ``output_dir/failed.json`` with its one-line reason (a user error's message; for any
+    other exception its type and first line, the traceback going to the job's log) and said
+    on standard error; the sweep lists its failed jobs at the end."""
+    from personafuse.runs.jobs import record_failure
+
+    try:
+        yield
+    except Exception as err:
+        reason = one_line(err)
+        if not isinstance(err, USER_ERRORS):
+            reason = f"{type(err).__name__}: {reason}"
+            log.exception("job failed")  # the traceback, in the job's train.log
+        record_failure(output_dir, err, reason)
+        print(f"error: {output_dir.name}: {reason}", file=sys.stderr)

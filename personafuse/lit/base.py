@@ -52,6 +52,9 @@ class PersonafuseModule(L.LightningModule):
         scheduler: Partial LR scheduler, called with the optimiser (and ``total_steps``, the
             trainer's estimate of the run's optimiser steps, when it takes it), or None.
         scheduler_interval: ``step`` or ``epoch``.
+        no_decay: Parameters whose names contain one of these get no weight decay (the
+            official BERT optimiser: ``LayerNorm`` weights and ``bias``), in a second
+            parameter group.
     """
 
     def __init__(
@@ -59,11 +62,13 @@ class PersonafuseModule(L.LightningModule):
         optimizer: Callable | None,
         scheduler: Callable | None = None,
         scheduler_interval: str = "step",
+        no_decay: Sequence[str] = (),
     ):
         super().__init__()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
+        self.no_decay = tuple(no_decay)
 
     # -- what a task declares -------------------------------------------------------------
 
@@ -105,8 +110,22 @@ class PersonafuseModule(L.LightningModule):
         # A resumed run draws the dropout masks the killed one would have drawn.
         restore_rng(checkpoint, self.trainer.global_rank if self._trainer is not None else 0)
 
+    def parameter_groups(self) -> list:
+        """The trainable parameters, as one list, or as two groups (the second without weight
+        decay) with ``no_decay``."""
+        named = [(name, p) for name, p in self.named_parameters() if p.requires_grad]
+        if not self.no_decay:
+            return [p for _, p in named]
+        exempt = [any(key in name for key in self.no_decay) for name, _ in named]
+        groups: list[dict] = [
+            {"params": [p for (_, p), skip in zip(named, exempt, strict=True) if not skip]},
+            {"params": [p for (_, p), skip in zip(named, exempt, strict=True) if skip],
+             "weight_decay": 0.0},
+        ]  # fmt: skip
+        return [group for group in groups if group["params"]]
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
+        optimizer = self.optimizer_factory(self.parameter_groups())
         if self.scheduler_factory is None:
             return optimizer
         if "total_steps" in inspect.signature(self.scheduler_factory).parameters:

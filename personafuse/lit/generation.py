@@ -48,7 +48,7 @@ class GenerationModule(PersonafuseModule):
 
     Args:
         network: The generator.
-        optimizer, scheduler, scheduler_interval: As for every module.
+        optimizer, scheduler, scheduler_interval, no_decay: As for every module.
         decoding: :class:`DecodingConfig` settings of every pass after training (and of
             ``evaluate`` and ``generate``).
         validation_decoding: Settings of the validations during training, over ``decoding``
@@ -69,13 +69,14 @@ class GenerationModule(PersonafuseModule):
         optimizer: Callable | None,
         scheduler: Callable | None = None,
         scheduler_interval: str = "step",
+        no_decay: Sequence[str] = (),
         decoding: dict | None = None,
         validation_decoding: dict | None = None,
         label_smoothing: float = 0.0,
         generate_in_validation: bool = True,
         validation_contexts: int | None = None,
     ):
-        super().__init__(optimizer, scheduler, scheduler_interval)
+        super().__init__(optimizer, scheduler, scheduler_interval, no_decay)
         decoding = dict(decoding or {})
         validation_decoding = dict(validation_decoding or {})
         self.decoding = {"fit": DecodingConfig(**(decoding | validation_decoding)),
@@ -87,6 +88,7 @@ class GenerationModule(PersonafuseModule):
         self.save_hyperparameters(
             {
                 "scheduler_interval": scheduler_interval,
+                "no_decay": list(no_decay),
                 "decoding": decoding,
                 "validation_decoding": validation_decoding,
                 "label_smoothing": float(label_smoothing),

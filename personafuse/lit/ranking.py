@@ -34,6 +34,7 @@ class RankingModule(PersonafuseModule):
         optimizer: Partial optimiser, called with the trainable parameters.
         scheduler: Partial LR scheduler, called with the optimiser, or None.
         scheduler_interval: ``step`` or ``epoch``.
+        no_decay: Names whose parameters get no weight decay (the base class's).
         hits_k: The k of the logged hits@k.
         loss: ``listwise`` or ``binary``.
 
@@ -49,10 +50,11 @@ class RankingModule(PersonafuseModule):
         optimizer: Callable,
         scheduler: Callable | None = None,
         scheduler_interval: str = "step",
+        no_decay: Sequence[str] = (),
         hits_k: tuple[int, ...] = (1, 2, 5),
         loss: str = "listwise",
     ):
-        super().__init__(optimizer, scheduler, scheduler_interval)
+        super().__init__(optimizer, scheduler, scheduler_interval, no_decay)
         if loss not in LOSSES:
             raise ValueError(f"module.loss={loss!r}; valid choices: {', '.join(LOSSES)}")
         self.loss = loss
@@ -61,6 +63,7 @@ class RankingModule(PersonafuseModule):
         self.save_hyperparameters(
             {
                 "scheduler_interval": scheduler_interval,
+                "no_decay": list(no_decay),
                 "hits_k": [int(k) for k in hits_k],
                 "loss": loss,
             }

@@ -9,11 +9,19 @@ import numpy as np
 
 from personafuse.text.vocab import Vocabulary
 
-__all__ = ["PretrainedVectorsError", "load_glove_text", "load_packaged_glove"]
+__all__ = ["MissingAssetError", "PretrainedVectorsError", "load_glove_text", "load_packaged_glove"]
+
+# Said by every missing-asset error: the way to run without the paper's assets.
+OFFLINE_HINT = "or run with the offline stand-ins: assets=offline"
 
 
 class PretrainedVectorsError(ValueError):
     """A vector file is malformed; names the file and line."""
+
+
+class MissingAssetError(FileNotFoundError):
+    """Pretrained weights or word vectors that are not here; the message names the config key
+    and says how to get them, or to take the offline stand-ins (``assets=offline``)."""
 
 
 def _matrix(vocab: Vocabulary, dim: int, lookup: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
@@ -36,9 +44,16 @@ def load_glove_text(path: str | os.PathLike, vocab: Vocabulary) -> tuple[np.ndar
         had a vector. Only the vocabulary's words are kept in memory.
 
     Raises:
+        MissingAssetError: No such file.
         PretrainedVectorsError: On a line with the wrong number of values or a non-number.
     """
     path = Path(path)
+    if not path.is_file():
+        raise MissingAssetError(
+            f"model.embeddings.glove={path}: no such file; the paper's GloVe 840B 300-d is "
+            "https://nlp.stanford.edu/data/glove.840B.300d.zip (2 GB): unzip it there, or set "
+            f"PERSONAFUSE_GLOVE or paths.glove to glove.840B.300d.txt, {OFFLINE_HINT}"
+        )
     lookup: dict[str, np.ndarray] = {}
     dim = None
     with open(path, encoding="utf-8", errors="strict") as handle:
