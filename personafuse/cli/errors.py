@@ -22,6 +22,7 @@ from personafuse.data.sources import DatasetNotFoundError
 from personafuse.registry import PluginError
 from personafuse.retrieval.index import PoolIndexError
 from personafuse.retrieval.pool import PoolError
+from personafuse.runs.callbacks import NonFiniteLossError
 from personafuse.text.pretrained import MissingAssetError, PretrainedVectorsError
 
 __all__ = ["USER_ERRORS", "MissingExtraError", "isolated_job", "one_line", "one_line_errors"]
@@ -42,6 +43,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DownloadError,
     MissingAssetError,
     MissingExtraError,
+    NonFiniteLossError,
     PersonaChatFormatError,
     PersonaSelectionError,
     PluginError,

@@ -115,6 +115,21 @@ def find_runs(directories: list[Path]) -> list[Run]:
     return runs
 
 
+def find_failures(directories: list[Path]) -> list[tuple[Path, dict]]:
+    """Every job a sweep recorded as failed (``failed.json``: its reason and overrides) and
+    that has not finished since, under the directories."""
+    failures = []
+    for directory in directories:
+        for path in sorted(Path(directory).rglob("failed.json")):
+            if (path.parent / "metrics.json").is_file():
+                continue  # it ran again and finished
+            try:
+                failures.append((path.parent, json.loads(path.read_text())))
+            except json.JSONDecodeError:
+                failures.append((path.parent, {"reason": "unreadable failed.json"}))
+    return failures
+
+
 def collect_cells(runs: list[Run]) -> dict[CellKey, Cell]:
     """Group runs by configuration and test each persona cell against its baseline."""
     cells: dict[CellKey, Cell] = {}

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from personafuse.generation.metrics import GENERATION_METRICS
-from personafuse.report.collect import Cell, CellKey, collect_cells, find_runs
+from personafuse.report.collect import Cell, CellKey, collect_cells, find_failures, find_runs
 from personafuse.report.plots import plot_hits, plot_validation_curves
 from personafuse.report.tables import paper_tables
 
@@ -51,7 +51,8 @@ def _write_cells(cells: dict[CellKey, Cell], path: Path) -> None:
 def build_report(directories: list[Path], out: Path) -> dict:
     """Write tables, cells and plots for every dataset found; returns what was written."""
     runs = find_runs(directories)
-    if not runs:
+    failures = find_failures(directories)
+    if not runs and not failures:
         where = ", ".join(map(str, directories))
         raise ValueError(f"no training runs (metrics.json with test metrics) under {where}")
     cells = collect_cells(runs)
@@ -66,9 +67,14 @@ def build_report(directories: list[Path], out: Path) -> dict:
         "Numbers are test percentages of the best run of each cell by validation (the paper's "
         "best-of-N); with several seeds, mean ± std and n follow. ★: paired t-test on "
         "per-context values against the no-persona model of the same backbone, p < 0.05, "
-        "with an improvement. – : no run.",
+        "with an improvement. – : no run (each table lists its missing cells).",
         "",
     ]
+    if failures:
+        markdown += [f"**{len(failures)} failed job(s)** (re-run their sweep to retry them):", ""]
+        markdown += [f"- `{path.name}` ({' '.join(record.get('overrides', []))}): "
+                     f"{record.get('reason', '?')}" for path, record in failures]  # fmt: skip
+        markdown.append("")
     latex = []
     written: dict[str, list[str]] = {"tables": [], "plots": []}
     for dataset in datasets:
@@ -85,6 +91,7 @@ def build_report(directories: list[Path], out: Path) -> dict:
     (out / "tables.md").write_text("\n".join(markdown))
     (out / "tables.tex").write_text("\n".join(latex))
     _write_cells(cells, out / "cells.csv")
+    written["failed"] = [str(path) for path, _ in failures]
     return written
 
 

@@ -34,11 +34,26 @@ class Table:
     rows: list[list[str]]
     notes: list[str] = field(default_factory=list)
 
+    def missing(self) -> list[str]:
+        """Every cell without a run: its row, and its column group (``self`` of ``self
+        hits@1`` and ``self MRR``) where columns hold one metric of a group each."""
+        found: dict[str, None] = {}
+        for row in self.rows:
+            for column, value in enumerate(row):
+                if column and value.startswith(MISSING):
+                    group = (
+                        self.header[column].rsplit(" ", 1)[0] if " " in self.header[column] else ""
+                    )
+                    found[f"{row[0]} / {group}" if group else row[0]] = None
+        return list(found)
+
     def markdown(self) -> str:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |"]
         lines.append("|" + "---|" * len(self.header))
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         lines += ["", *self.notes] if self.notes else []
+        if missing := self.missing():
+            lines += ["", f"Missing ({len(missing)}): " + ", ".join(missing) + "."]
         return "\n".join(lines) + "\n"
 
     def latex(self) -> str:

@@ -10,7 +10,27 @@ from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 from personafuse.runs.console import format_duration
 
-__all__ = ["ProgressBar", "RunEstimate"]
+__all__ = ["FiniteLoss", "NonFiniteLossError", "ProgressBar", "RunEstimate"]
+
+
+class NonFiniteLossError(ArithmeticError):
+    """The training loss became NaN or infinite; the message says at which step."""
+
+
+class FiniteLoss(Callback):
+    """Stops a run whose training loss is NaN or infinite, with one line saying at which step,
+    instead of training on to meaningless scores (a sweep records the job as failed and goes
+    on)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        import torch
+
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
+            raise NonFiniteLossError(
+                f"train/loss is {float(loss)} at step {trainer.global_step}: lower "
+                "model.optimizer.lr, or check the data"
+            )
 
 
 class ProgressBar(RichProgressBar):

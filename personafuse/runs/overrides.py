@@ -21,6 +21,19 @@ __all__ = [
 ]
 
 
+def _all_groups(loader) -> set[str]:
+    """Every config group, nested ones too (``hydra/launcher``, ``hydra/sweeper/sampler``)."""
+    found: set[str] = set()
+    pending = [""]
+    while pending:
+        parent = pending.pop()
+        for name in loader.list_groups(parent):
+            group = f"{parent}/{name}" if parent else name
+            found.add(group)
+            pending.append(group)
+    return found
+
+
 def unknown_choice(overrides: list[str], config_name: str = "train") -> str | None:
     """The one-line message for the first override that picks a missing group option (the
     config search path includes any ``hydra.searchpath`` override), else None."""
@@ -36,7 +49,7 @@ def unknown_choice(overrides: list[str], config_name: str = "train") -> str | No
     searchpath = [str(o.input_line) for o in parsed if o.key_or_group == "hydra.searchpath"]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
-        groups = set(loader.list_groups(""))
+        groups = _all_groups(loader)
         for override in parsed:
             group = override.key_or_group
             if group not in groups or override.package or override.is_delete():
@@ -96,7 +109,7 @@ def unknown_key(overrides: list[str], config_name: str = "train") -> str | None:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             from hydra.core.global_hydra import GlobalHydra
 
-            groups = set(GlobalHydra.instance().config_loader().list_groups(""))
+            groups = _all_groups(GlobalHydra.instance().config_loader())
             choices = [
                 f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}"
                 if o.is_sweep_override()
