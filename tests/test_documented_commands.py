@@ -38,6 +38,18 @@ NOT_OFFLINE = [
     ("RUN/", "a placeholder for a run directory (tests/test_index_chat.py runs these)"),
     ("python -m personafuse.serve ", "a server that runs until stopped (tests/test_serve.py)"),
     ("curl ", "asks a running server (tests/test_serve.py)"),
+    ("git clone", "a fresh clone"),
+    ("python3 -m venv", "a new environment"),
+    ("wget ", "downloads GloVe (internet)"),
+    ("from transformers import AutoModel", "downloads the paper's weights (internet)"),
+    (
+        "experiment=paper",
+        "the whole paper on the downloaded Persona-Chat (tests/test_paper_presets.py)",
+    ),
+    ("hydra/launcher=submitit_slurm", "needs a SLURM cluster"),
+    ("squeue", "asks a SLURM cluster"),
+    ("sweeps/paper", "reads the paper's sweep of the lines above"),
+    ("hparams_search=optuna", "a search of many trainings (tests/test_sweeps.py runs a small one)"),
 ]
 # Pages that record the commands of a result, at the commit they name.
 HISTORICAL = ("docs/synthetic_table4/", "docs/synthetic_hre/", "docs/synthetic_table7/")
