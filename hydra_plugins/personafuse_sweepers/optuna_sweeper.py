@@ -42,7 +42,7 @@ class ResumableOptunaSweeper(Sweeper):
     def setup(self, *, hydra_context, task_function, config: DictConfig) -> None:
         if self.sweeper.params is None and self.sweeper.search_space is None:
             name = config.model.name
-            spaces = self.spaces or {}
+            spaces: Any = self.spaces or {}
             if name not in spaces:
                 raise ValueError(
                     f"hparams_search: no search space for model={name}; give one with "
@@ -60,7 +60,9 @@ def _resumable(base: type) -> type:
     import optuna
     from optuna.trial import TrialState
 
-    class ResumableOptunaSweeperImpl(base):  # type: ignore[misc,valid-type]
+    class ResumableOptunaSweeperImpl(base):
+        n_trials: int
+
         def sweep(self, arguments: list[str]) -> None:
             Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)  # the study's
             target = self.n_trials

@@ -38,8 +38,8 @@ class StudySweeper(BasicSweeper):
         jobs: list[list[str]] = []
         for name in self.experiments:
             cfg = loader.load_sweep_config(self.config, [f"experiment={name}"])
-            params = OmegaConf.to_container(cfg.hydra.sweeper.params or {}, resolve=False)
-            grid = [f"{key}={value}" for key, value in params.items()]  # type: ignore[union-attr]
+            params = cfg.hydra.sweeper.params or {}
+            grid = [f"{key}={value}" for key, value in params.items()]
             overrides = parser.parse_overrides([f"experiment={name}", *grid, *common])
             jobs += self.split_arguments(overrides, None)[0]
         return jobs
