@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personafuse.data import PersonaChatFormatError, RankingExample, read_personachat
+import importlib
 
 __version__ = "0.2.0"
 
@@ -15,12 +15,19 @@ __all__ = [
     "read_personachat",
 ]
 
+# The public names, each imported on first use: `import personafuse` (and every command's
+# `--help`) stays light, and Ranker and ResponseGenerator load Lightning and the models only
+# when asked for. The package root is the public face (the top floor, docs/architecture.md).
+_LAZY = {
+    "PersonaChatFormatError": "personafuse.data",
+    "RankingExample": "personafuse.data",
+    "read_personachat": "personafuse.data",
+    "Ranker": "personafuse.inference",
+    "ResponseGenerator": "personafuse.inference",
+}
+
 
 def __getattr__(name: str):
-    # A lazy facade (the one arrow from the package root up to inference): Ranker and
-    # ResponseGenerator load Lightning and the models, on first use, not with the package.
-    if name in ("Ranker", "ResponseGenerator"):
-        from personafuse import inference
-
-        return getattr(inference, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'personafuse' has no attribute {name!r}")

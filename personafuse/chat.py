@@ -158,12 +158,14 @@ def _lines(console, interactive: bool):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from personafuse.cli import one_line_errors, parse_arguments, positive_int, wants_help
-    from personafuse.terminal import table_console
+    from personafuse.cli import wants_help
 
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv, __doc__):
         return
+    from personafuse.cli import one_line_errors, parse_arguments, positive_int
+    from personafuse.terminal import table_console
+
     console = table_console()
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))

@@ -24,8 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-from personafuse.data.sources import SPLITS
-
 __all__ = ["OWN_ARGUMENTS", "evaluate", "main"]
 
 OWN_ARGUMENTS = ("ckpt_path", "split", "out")
@@ -46,6 +44,7 @@ def evaluate(
     from hydra.utils import instantiate
 
     from personafuse.cli.arguments import ArgumentError
+    from personafuse.data.sources import SPLITS
     from personafuse.runs.console import quiet_console
     from personafuse.runs.directory import output_directory, training_overrides
     from personafuse.runs.record import evaluate_splits, run_metadata
@@ -83,11 +82,13 @@ COMMANDS = {"ranking": "evaluate", "generation": "generate"}
 
 def main(argv: list[str] | None = None, task: str | None = None, doc: str | None = None) -> None:
     """The command (``generate`` is this with ``task="generation"`` and its own ``doc``)."""
-    from personafuse.cli import one_line_errors, parse_arguments, wants_help
+    from personafuse.cli import wants_help
 
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv, doc or __doc__):
         return
+    from personafuse.cli import one_line_errors, parse_arguments
+
     command = COMMANDS[task or "ranking"]
     with one_line_errors():
         own, overrides = parse_arguments(argv, OWN_ARGUMENTS, ("ckpt_path",), overrides=True)

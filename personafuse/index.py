@@ -55,11 +55,13 @@ def read_pool_argument(ranker, pool: str) -> tuple[list[str], int, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from personafuse.cli import one_line_errors, parse_arguments, positive_int, wants_help
+    from personafuse.cli import wants_help
 
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv, __doc__):
         return
+    from personafuse.cli import one_line_errors, parse_arguments, positive_int
+
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "out"))
         batch_size = positive_int(own, "batch_size", 512)

@@ -203,18 +203,19 @@ def create_app(responder):
 
 
 def main(argv: list[str] | None = None) -> None:
+    from personafuse.cli import wants_help
+
+    argv = sys.argv[1:] if argv is None else argv
+    if wants_help(argv, __doc__):
+        return
     from personafuse.cli import (
         ArgumentError,
         MissingExtraError,
         one_line_errors,
         parse_arguments,
         positive_int,
-        wants_help,
     )
 
-    argv = sys.argv[1:] if argv is None else argv
-    if wants_help(argv, __doc__):
-        return
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         port, first_stage = positive_int(own, "port", 8000), positive_int(own, "first_stage", 100)

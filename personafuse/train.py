@@ -1,8 +1,8 @@
-"""Main job: ``python -m personafuse.train [group=choice ...] [key=value ...]``.
-
-Hydra composes ``dataset / persona / model / fusion / trainer / callbacks / logger``; this
-file checks the names, builds the data module, the network, the callbacks, loggers and trainer,
-fits, evaluates the best checkpoint and writes ``metrics.json`` into the run directory.
+"""Main job: ``python -m personafuse.train [group=choice ...] [key=value ...]``. Hydra composes
+the config; this file checks it, builds the data module, network, callbacks, loggers and
+trainer, fits, evaluates the best checkpoint and writes ``metrics.json`` into the run directory.
+Lightning and the models load inside the functions, so that ``--help``, shell completion and a
+mistyped command line answer in about a second.
 """
 
 from __future__ import annotations
@@ -12,22 +12,13 @@ import sys
 from pathlib import Path
 
 import hydra
-import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from personafuse.checkpoints import load_verified
-from personafuse.cli import isolated_job, one_line_errors
 from personafuse.config import CONFIG_DIR
-from personafuse.runs.checks import check_config
-from personafuse.runs.console import print_metrics, start_console
 from personafuse.runs.directory import resume_checkpoint, written_files
 from personafuse.runs.jobs import LAST_SWEEP_FAILURES, continue_job, in_multirun, resume_mode
-from personafuse.runs.network import build_network
 from personafuse.runs.overrides import check_command_line
-from personafuse.runs.record import evaluate_splits, plain_config, run_metadata
-from personafuse.runs.trainer import build_trainer
 
 __all__ = ["STAGES", "build_training", "main", "train"]
 
@@ -35,12 +26,13 @@ STAGES = (("val", "valid"), ("test", "test"))
 
 
 def build_training(cfg: DictConfig):
-    """Check the names, seed, then build the data module (train split read, featurizer fitted
-    on it) and the LightningModule around the configured network.
+    """Check the config, seed, then build the data module (train split read, featurizer fitted
+    on it) and the LightningModule around the network. Returns ``(datamodule, module)``."""
+    import lightning as L
 
-    Returns:
-        ``(datamodule, module)``; ``datamodule.featurizer`` is the fitted featurizer.
-    """
+    from personafuse.runs.checks import check_config
+    from personafuse.runs.network import build_network
+
     check_config(cfg)  # names, values and the backbone's and module's own, before any data
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.datamodule)
@@ -54,6 +46,10 @@ def build_training(cfg: DictConfig):
 
 def train(cfg: DictConfig) -> dict:
     """Fit and test one configuration; returns the metrics also written to ``metrics.json``."""
+    from personafuse.checkpoints import load_verified
+    from personafuse.runs.record import evaluate_splits, plain_config, run_metadata
+    from personafuse.runs.trainer import build_trainer
+
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.get("ckpt_path")
@@ -94,6 +90,11 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _run(cfg: DictConfig) -> float | None:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from personafuse.cli import isolated_job, one_line_errors
+    from personafuse.runs.console import print_metrics, start_console
+
     start_console(cfg)
     metrics = None
     with isolated_job(Path(cfg.paths.output_dir)) if in_multirun() else one_line_errors():

@@ -1,10 +1,13 @@
 """What every command shares: one way to read ``key=value`` arguments and one list of the
-errors that are the user's to fix, printed in one line without a traceback."""
+errors that are the user's to fix, printed in one line without a traceback.
+
+The names load on first use: a command's ``--help`` reads only :mod:`.arguments`, while
+:mod:`.errors` imports every module that defines a user error.
+"""
 
 from __future__ import annotations
 
-from personafuse.cli.arguments import ArgumentError, parse_arguments, positive_int, wants_help
-from personafuse.cli.errors import USER_ERRORS, MissingExtraError, isolated_job, one_line_errors
+import importlib
 
 __all__ = [
     "USER_ERRORS",
@@ -16,3 +19,20 @@ __all__ = [
     "positive_int",
     "wants_help",
 ]
+
+_LAZY = {
+    "ArgumentError": "arguments",
+    "parse_arguments": "arguments",
+    "positive_int": "arguments",
+    "wants_help": "arguments",
+    "USER_ERRORS": "errors",
+    "MissingExtraError": "errors",
+    "isolated_job": "errors",
+    "one_line_errors": "errors",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"personafuse.cli.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'personafuse.cli' has no attribute {name!r}")

@@ -4,17 +4,7 @@ records and what it shows on the console."""
 
 from __future__ import annotations
 
-from personafuse.runs.checks import bf16_supported, check_config
-from personafuse.runs.directory import (
-    output_directory,
-    resume_checkpoint,
-    run_directory,
-    training_overrides,
-    written_files,
-)
-from personafuse.runs.network import build_network, restore_network
-from personafuse.runs.overrides import check_command_line, check_overrides
-from personafuse.runs.restore import RestoredRun, restore_run
+import importlib
 
 __all__ = [
     "RestoredRun",
@@ -31,3 +21,26 @@ __all__ = [
     "training_overrides",
     "written_files",
 ]
+
+_LAZY = {
+    "RestoredRun": "restore",
+    "bf16_supported": "checks",
+    "build_network": "network",
+    "check_command_line": "overrides",
+    "check_config": "checks",
+    "check_overrides": "overrides",
+    "output_directory": "directory",
+    "restore_network": "network",
+    "restore_run": "restore",
+    "resume_checkpoint": "directory",
+    "run_directory": "directory",
+    "training_overrides": "directory",
+    "written_files": "directory",
+}
+
+
+def __getattr__(name: str):
+    # Loaded on first use: a command checks its command line before importing the models.
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"personafuse.runs.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'personafuse.runs' has no attribute {name!r}")

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from personafuse.checkpoints import CheckpointError, load_verified
 from personafuse.config import ConfigError
 
 __all__ = [
@@ -59,6 +58,8 @@ def resume_mode(cfg) -> bool:
 def completed_metrics(output_dir: Path) -> dict | None:
     """The metrics of a finished run in ``output_dir`` (test metrics written, its checkpoint
     verified), else None."""
+    from personafuse.checkpoints import CheckpointError, load_verified
+
     path = output_dir / "metrics.json"
     try:
         metrics = json.loads(path.read_text())
@@ -78,6 +79,8 @@ def continue_job(output_dir: Path) -> tuple[dict | None, str | None]:
     """Where a resumed run stands: ``(metrics, None)`` when it is complete, ``(None, "last")``
     when it resumes from its ``last.ckpt``, ``(None, None)`` when it starts (what an
     unfinished run without ``last.ckpt`` left is cleared first)."""
+    from personafuse.checkpoints import CheckpointError, load_verified
+
     metrics = completed_metrics(output_dir)
     if metrics is not None:
         return metrics, None
