@@ -15,7 +15,8 @@ Commands:
     /quit                        leave (also end of input or Ctrl-D)
 
 Arguments:
-    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``).
+    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``) or model folder
+        (``Ranker.save_pretrained``; or a Hugging Face hub repository holding one).
     index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
     bot_persona, user_persona: Initial personas, sentences separated by ``|``.
     top: Replies shown per turn (default 1).

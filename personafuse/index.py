@@ -8,7 +8,8 @@ when chatting, what of the model does not depend on the context: every response'
 and, for HRE, its response vector r̄. It records the checkpoint and refuses any other.
 
 Arguments:
-    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``).
+    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``) or model folder
+        (``Ranker.save_pretrained``; or a Hugging Face hub repository holding one).
     pool: ``train``, ``valid``, ``test`` or a text file (default ``train``).
     out (or ``--out DIR``): The index directory (created; an index there is replaced).
     batch_size: Responses encoded at once (default 512).
@@ -43,6 +44,10 @@ def read_pool_argument(ranker, pool: str) -> tuple[list[str], int, str]:
     if pool in SPLITS:
         from hydra.utils import instantiate
 
+        if ranker.config is None or "datamodule" not in ranker.config:
+            raise ArgumentError(f"pool={pool}: a model folder has no training data to read "
+                                "splits from; give pool=FILE (one response a line)")  # fmt: skip
+
         datamodule = instantiate(ranker.config.datamodule)
         datamodule.prepare_data()
         examples = datamodule.load_split(pool)
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         from personafuse.inference import Ranker
         from personafuse.retrieval import build_index
 
-        ranker = Ranker.from_checkpoint(own["ckpt_path"], device="auto")
+        ranker = Ranker.load(own["ckpt_path"], device="auto")  # a checkpoint or a model folder
         pool, duplicates, source = read_pool_argument(ranker, own.get("pool", "train"))
         record = build_index(ranker, pool, own["out"], source, duplicates, batch_size)
     out = Path(own["out"])

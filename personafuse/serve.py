@@ -16,7 +16,8 @@ Inputs are bounded (see :data:`LIMITS`); a bad request gets one JSON line
 unless told otherwise: it has no authentication.
 
 Arguments:
-    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``).
+    ckpt_path: The ranker's checkpoint (``RUN_DIR/checkpoints/best.ckpt``) or model folder
+        (``Ranker.save_pretrained``; or a Hugging Face hub repository holding one).
     index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
     host, port: Where to listen (default 127.0.0.1:8000).
     first_stage: BM25 candidates reranked per reply (default 100).
@@ -34,7 +35,7 @@ Examples::
 # function.
 import logging
 import sys
-import threading
+import uuid
 from importlib import resources
 from typing import Annotated, Any
 
@@ -56,12 +57,12 @@ def _models():
     """The request bodies, built on first use (pydantic is imported with FastAPI)."""
     from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-    text = Annotated[str, StringConstraints(min_length=1, max_length=LIMITS["text_chars"])]
-    persona = Annotated[list[text], Field(max_length=LIMITS["persona_sentences"])]
+    Text = Annotated[str, StringConstraints(min_length=1, max_length=LIMITS["text_chars"])]
+    persona = Annotated[list[Text], Field(max_length=LIMITS["persona_sentences"])]
 
     class Dialogue(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        context: Annotated[list[text], Field(min_length=1,
+        context: Annotated[list[Text], Field(min_length=1,
                                              max_length=LIMITS["context_utterances"])]  # fmt: skip
         self_persona: persona = []
         partner_persona: persona = []
@@ -70,10 +71,32 @@ def _models():
         top_k: Annotated[int, Field(ge=1, le=LIMITS["top_k"])] = 1
 
     class RankRequest(Dialogue):
-        candidates: Annotated[list[text], Field(min_length=1, max_length=LIMITS["candidates"])]
+        candidates: Annotated[list[Text], Field(min_length=1, max_length=LIMITS["candidates"])]
         top_k: Annotated[int | None, Field(ge=1, le=LIMITS["candidates"])] = None
 
-    return ReplyRequest, RankRequest
+    class Document(BaseModel):
+        model_config = ConfigDict(extra="allow")  # a document object's other fields
+        text: Text
+
+    class RerankRequest(BaseModel):
+        """The common rerank API (Cohere's, Jina's, text-embeddings-inference's): ``query`` is
+        the last utterance; ``context`` (the dialogue before it) and the personas extend it."""
+
+        model_config = ConfigDict(extra="forbid")
+        query: Text
+        documents: Annotated[list[Text | Document],
+                             Field(min_length=1, max_length=LIMITS["candidates"])]  # fmt: skip
+        top_n: Annotated[int | None, Field(ge=1, le=LIMITS["candidates"])] = None
+        return_documents: bool = False
+        model: str | None = None  # the server has one model; any name is accepted
+        rank_fields: list[str] | None = None  # documents are ranked by their text
+        max_chunks_per_doc: int | None = None
+        max_tokens_per_doc: int | None = None
+        context: Annotated[list[Text], Field(max_length=LIMITS["context_utterances"])] = []
+        self_persona: persona = []
+        partner_persona: persona = []
+
+    return ReplyRequest, RankRequest, RerankRequest
 
 
 def _one_line(errors) -> str:
@@ -116,22 +139,47 @@ def _fields(body: Any) -> dict[str, Any]:
     return body.model_dump()
 
 
-def create_app(responder):
-    """The FastAPI app around a :class:`~personafuse.retrieval.TwoStageResponder`."""
+def _relevance(ranker, scores: list[float]) -> list[float]:
+    """Scores as the rerank API's ``relevance_score`` in [0, 1]: the model's own probability,
+    a sigmoid per pair where it was trained per pair (BERT), else the softmax over the
+    documents (listwise training, HRE and IMN)."""
+    import torch
+
+    values = torch.tensor(scores, dtype=torch.float64)
+    loss = ranker.config.model.get("loss") if ranker.config is not None else None
+    probabilities = values.sigmoid() if loss == "binary" else values.softmax(0)
+    return probabilities.tolist()
+
+
+def create_app(responder, wait_ms: float = 5.0, max_batch: int = 16):
+    """The FastAPI app around a :class:`~personafuse.retrieval.TwoStageResponder`; requests
+    that arrive within ``wait_ms`` of each other are scored together, up to ``max_batch``."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from personafuse import __version__
+    from personafuse.inference.batching import RequestBatcher
+    from personafuse.inference.ranker import Request as Scoring
+    from personafuse.inference.ranker import best_first
 
-    ReplyRequest, RankRequest = _models()
+    ReplyRequest, RankRequest, RerankRequest = _models()
     ranker = responder.ranker
-    # One model, one featurizer cache: requests are answered one at a time.
-    lock = threading.Lock()
+
+    def score(items: list) -> list:
+        """One forward for every request that arrived together (the only thread that runs
+        the model and touches its caches)."""
+        for rows, request in items:
+            if rows is not None:
+                responder.prepare(rows, request)
+        return ranker.score_requests([request for _, request in items])
+
+    batcher = RequestBatcher(score, wait_ms, max_batch)
     app = FastAPI(title="personafuse", version=__version__,
                   description="Persona-fusion response selection over a response pool")  # fmt: skip
     app.add_middleware(BodyLimit, limit=LIMITS["body_bytes"])
+    app.state.batcher = batcher
 
     @app.middleware("http")
     async def no_traceback(request: Request, call_next):
@@ -159,9 +207,8 @@ def create_app(responder):
     async def refused(request: Request, error: ValueError):
         return JSONResponse({"error": str(error)}, status_code=400)
 
-    def persona_args(fields: dict) -> dict:
-        return {"self_persona": fields["self_persona"] or None,
-                "partner_persona": fields["partner_persona"] or None}  # fmt: skip
+    def personas(fields: dict) -> tuple:
+        return fields["self_persona"] or None, fields["partner_persona"] or None
 
     def rows(ranked) -> list[dict]:
         return [{"text": r.text, "score": r.score, "index": r.index} for r in ranked]
@@ -181,23 +228,40 @@ def create_app(responder):
             "weights_sha256": ranker.identity.get("weights_sha256"),
             "pool_size": len(responder.pool),
             "first_stage": responder.first_stage,
+            "batches": batcher.batches,  # forwards so far (several requests may share one)
             "limits": LIMITS,
         }
 
     @app.post("/reply")
-    def reply(body: ReplyRequest):
+    def reply(body: ReplyRequest):  # type: ignore[valid-type]  # a model built at run time
         fields = _fields(body)
-        with lock:
-            return {"replies": rows(responder.reply(fields["context"], top_k=fields["top_k"],
-                                                    **persona_args(fields)))}  # fmt: skip
+        item = responder.request(fields["context"], *personas(fields))
+        scores = batcher.submit(item)
+        return {"replies": rows(responder.replies(*item, scores, fields["top_k"]))}
 
     @app.post("/rank")
-    def rank(body: RankRequest):
+    def rank(body: RankRequest):  # type: ignore[valid-type]
         fields = _fields(body)
-        with lock:
-            ranked = ranker.rank(fields["context"], fields["candidates"], top_k=fields["top_k"],
-                                 **persona_args(fields))  # fmt: skip
-        return {"ranked": rows(ranked)}
+        request = Scoring(fields["context"], fields["candidates"], *personas(fields))
+        scores = batcher.submit((None, request))
+        return {"ranked": rows(best_first(fields["candidates"], scores, fields["top_k"]))}
+
+    @app.post("/v1/rerank")
+    def rerank(body: RerankRequest):  # type: ignore[valid-type]
+        fields = _fields(body)
+        texts = [d if isinstance(d, str) else d["text"] for d in fields["documents"]]
+        context = [*fields["context"], fields["query"]]
+        scores = batcher.submit((None, Scoring(context, texts, *personas(fields))))
+        relevance = _relevance(ranker, scores)
+        results = []
+        for ranked in best_first(texts, relevance, fields["top_n"]):
+            result: dict = {"index": ranked.index, "relevance_score": ranked.score}
+            if fields["return_documents"]:
+                result["document"] = {"text": ranked.text}
+            results.append(result)
+        return {"id": str(uuid.uuid4()), "results": results,
+                "meta": {"api_version": {"version": "1"},
+                         "billed_units": {"search_units": 1}}}  # fmt: skip
 
     return app
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -111,7 +112,13 @@ def test_a_failure_inside_is_a_500_without_a_traceback(responder, monkeypatch):
     from personafuse.serve import create_app
 
     client = TestClient(create_app(responder), raise_server_exceptions=False)
-    monkeypatch.setattr(responder, "reply", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(responder, "request", lambda *a, **k: 1 / 0)  # the first stage
+    response = client.post("/reply", json={"context": ["hi ."], "self_persona": PERSONA})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error; see the server log"}
+    monkeypatch.setattr(responder, "prepare", lambda *a, **k: 1 / 0)  # in the scoring thread
+    monkeypatch.undo()
+    monkeypatch.setattr(responder.ranker, "score_requests", lambda *a, **k: 1 / 0)
     response = client.post("/reply", json={"context": ["hi ."], "self_persona": PERSONA})
     assert response.status_code == 500
     assert response.json() == {"error": "internal error; see the server log"}
@@ -188,3 +195,69 @@ def test_chat_page_in_a_headless_browser(server, responder, tmp_path):
         assert driver.find_element(By.CSS_SELECTOR, ".turn.user").text.startswith("hi , do")
     finally:
         driver.quit()
+
+
+CONTEXTS = [
+    ["hi , how are you ?"],
+    ["hello !", "do you have any pets ?"],
+    ["what do you do for work ?"],
+    ["i like to hike on weekends .", "do you ?"],
+]
+
+
+def test_concurrent_requests_are_scored_together_each_with_its_own_answer(server, responder):
+    """16 clients at once: the requests are batched (fewer forwards than requests) and each
+    answer is the one its request gets alone."""
+    import concurrent.futures
+    import json
+
+    def ask(index: int) -> list[dict]:
+        body = {"context": CONTEXTS[index % 4], "self_persona": PERSONA[index % 2 :], "top_k": 3}
+        request = urllib.request.Request(server + "reply", json.dumps(body).encode(),
+                                         {"content-type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())["replies"]
+
+    before = json.loads(urllib.request.urlopen(server + "health").read())["batches"]
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(32)))
+    after = json.loads(urllib.request.urlopen(server + "health").read())["batches"]
+    assert 0 < after - before < 32  # some requests shared a forward
+    for index, replies in enumerate(answers):
+        alone = responder.reply(CONTEXTS[index % 4], self_persona=PERSONA[index % 2 :], top_k=3)
+        assert [r["index"] for r in replies] == [r.index for r in alone]
+        assert [r["score"] for r in replies] == pytest.approx([r.score for r in alone], abs=1e-5)
+
+
+def test_an_existing_rerank_client_talks_to_the_server(server, responder):
+    """Cohere's own Python client, pointed at the server: POST /v1/rerank."""
+    cohere = pytest.importorskip("cohere")
+
+    client = cohere.Client(api_key="local", base_url=server.rstrip("/"))
+    documents = ["i have a dog named rex .", "i work as a nurse .", "yes , i love hiking .",
+                 "no , i do not have pets ."]  # fmt: skip
+    query = "do you have any pets ?"
+    # The server's model reads the self persona: an extension field of the request body.
+    answer = client.rerank(query=query, documents=documents, top_n=3, return_documents=True,
+                           request_options={"additional_body_parameters":
+                                            {"self_persona": PERSONA}})  # fmt: skip
+    expected = responder.ranker.rank([query], documents, self_persona=PERSONA, top_k=3)
+    assert [r.index for r in answer.results] == [r.index for r in expected]
+    assert [r.document.text for r in answer.results] == [r.text for r in expected]
+    relevance = [r.relevance_score for r in answer.results]
+    assert relevance == sorted(relevance, reverse=True) and all(0 < r < 1 for r in relevance)
+
+    extended = {"self_persona": PERSONA, "context": ["hi !"]}
+    plain = client.rerank(
+        query=query,
+        documents=[{"text": d} for d in documents],
+        request_options={"additional_body_parameters": extended},
+    )
+    assert len(plain.results) == 4 and plain.results[0].document is None
+    body = b'{"query": "hi", "documents": ["a ."]}'
+    missing = urllib.request.Request(
+        server + "v1/rerank", body, {"content-type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(missing, timeout=30)
+    assert refused.value.code == 400  # the model reads a persona, and none was given

@@ -39,6 +39,9 @@ class NetworkSpec:
         seed: Seed of what is derived from the data.
         state_dict: When restoring, the checkpoint's network weights: shapes of tensors that
             are not learned (frozen word vectors) are read from here instead of rebuilt.
+        encoder_config: When restoring, a directory with a Hugging Face encoder's
+            ``config.json``: the encoder is built from it (the weights come from
+            ``state_dict``) instead of being loaded from ``model.pretrained``.
     """
 
     model: Any
@@ -49,6 +52,7 @@ class NetworkSpec:
     cache_dir: str | None = None
     seed: int = 0
     state_dict: Mapping[str, torch.Tensor] | None = field(default=None, repr=False)
+    encoder_config: str | None = None
 
 
 class Backbone(nn.Module):

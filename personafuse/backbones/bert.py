@@ -134,8 +134,13 @@ class BertRanker(Backbone):
     @classmethod
     def build(cls, spec: NetworkSpec) -> BertRanker:
         model = spec.model
+        pretrained: str | nn.Module = model.pretrained
+        if spec.encoder_config is not None:  # restoring: the architecture, not the weights
+            from transformers import AutoConfig, AutoModel
+
+            pretrained = AutoModel.from_config(AutoConfig.from_pretrained(spec.encoder_config))
         return cls(
-            model.pretrained,
+            pretrained,
             spec.featurizer.special_ids,
             spec.fusion,
             spec.personas,

@@ -46,6 +46,12 @@ class UnilmGenerator(Backbone):
 
     @classmethod
     def build(cls, spec: NetworkSpec) -> UnilmGenerator:
+        if spec.encoder_config is not None:  # restoring: the architecture, not the weights
+            from transformers import BertConfig, BertModel
+
+            config = BertConfig.from_pretrained(spec.encoder_config)
+            bert = BertModel(config, add_pooling_layer=False)
+            return cls(Seq2SeqBert(bert), spec.featurizer)
         return cls(load_pretrained(Seq2SeqBert.from_pretrained, spec.model.pretrained),
                    spec.featurizer)  # fmt: skip
 

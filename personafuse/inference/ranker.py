@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +24,25 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from personafuse.data.schema import RankingExample
 from personafuse.inference.personas import check_personas
 
-__all__ = ["RankedCandidate", "Ranker"]
+__all__ = ["RankedCandidate", "Ranker", "Request", "best_first"]
+
+
+def best_first(candidates: Sequence[str], scores: Sequence[float], top_k: int | None = None):
+    """The candidates as :class:`RankedCandidate`, best first (ties in input order)."""
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:top_k]
+    return [RankedCandidate(candidates[i], scores[i], i) for i in order]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One context to score: its candidates, personas and, optionally, the candidates' stored
+    ``response_vectors`` (C, D)."""
+
+    context: Sequence[str]
+    candidates: Sequence[str]
+    self_persona: Sequence[str] | None = None
+    partner_persona: Sequence[str] | None = None
+    response_vectors: np.ndarray | torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class Ranker:
         identity: What names the model (checkpoint path and weights digest, model, fusion,
             persona): a response pool's index records it to refuse another model.
         config: The training run's config (its data, for ``index pool=train``), if any.
+        card: What a model folder's card reports (``metrics``, ``command``).
     """
 
     max_candidates = 256
@@ -61,6 +81,7 @@ class Ranker:
         batch_size: int = 32,
         identity: dict | None = None,
         config=None,
+        card: dict | None = None,
     ):
         self.network = network.eval()
         self.featurizer = featurizer
@@ -68,6 +89,7 @@ class Ranker:
         self.batch_size = batch_size
         self.identity = dict(identity or {})
         self.config = config
+        self.card = dict(card or {})
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "auto") -> Ranker:
@@ -82,7 +104,53 @@ class Ranker:
         run = restore_run(path, device=device)
         run.require_task("ranking", "personafuse.ResponseGenerator")
         return cls(run.network, run.featurizer, run.personas, int(run.cfg.model.eval_batch_size),
-                   run.identity, run.cfg)  # fmt: skip
+                   run.identity, run.cfg, run.card())  # fmt: skip
+
+    @classmethod
+    def from_pretrained(cls, name: str | Path, device: str = "auto") -> Ranker:
+        """Load a model folder written by :meth:`save_pretrained`, or a Hugging Face hub
+        repository holding one: no training run and no ``conf/`` needed.
+
+        Raises:
+            CheckpointError: Not a ranker's model folder, or one this version cannot read.
+            MissingAssetError: Not a folder here, and the hub did not give it.
+        """
+        from personafuse.inference.folder import load_folder
+
+        folder = load_folder(name, device, task="ranking")
+        card = {"metrics": folder.record["metrics"], "command": folder.record["command"]}
+        batch = int(folder.cfg.model.eval_batch_size)
+        return cls(folder.network, folder.featurizer, folder.personas, batch, folder.identity,
+                   folder.cfg, card)  # fmt: skip
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> Ranker:
+        """A checkpoint file (:meth:`from_checkpoint`) or a model folder or hub repository
+        (:meth:`from_pretrained`)."""
+        if Path(path).is_file():
+            return cls.from_checkpoint(path, device)
+        return cls.from_pretrained(path, device)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write this ranker as one self-describing folder (weights, config, vocabulary or
+        tokenizer, model card) that :meth:`from_pretrained` loads anywhere."""
+        from personafuse.inference.folder import save_folder
+
+        if self.config is None:
+            raise ValueError("this ranker has no training config: load it with "
+                             "from_checkpoint or from_pretrained")  # fmt: skip
+        return save_folder(directory, "ranking", self.config, self.network, self.featurizer,
+                           self.personas, self.card)  # fmt: skip
+
+    def push_to_hub(self, repo_id: str, private: bool = False) -> str:
+        """Save the model folder and upload it to the Hugging Face hub; returns its URL."""
+        import tempfile
+
+        from personafuse.inference.folder import push_folder
+
+        with tempfile.TemporaryDirectory() as directory:
+            self.save_pretrained(directory)
+            return push_folder(directory, repo_id, private)
 
     def encode_pool(self, texts: Sequence[str], batch_size: int = 512) -> dict[str, np.ndarray]:
         """What of the model does not depend on the context, for every text of a response
@@ -128,19 +196,9 @@ class Ranker:
             response_vectors: (C, D) stored ``response_vectors`` of :meth:`encode_pool` for
                 these candidates, used instead of encoding them.
         """
-        if response_vectors is None:
-            scores = self.score([context], [candidates], [self_persona or ()],
-                                [partner_persona or ()])[0]  # fmt: skip
-        else:
-            example = self._example(0, context, candidates, self_persona or (),
-                                    partner_persona or ())  # fmt: skip
-            vectors = torch.as_tensor(np.asarray(response_vectors))[None]
-            scores, size = [], self.max_candidates
-            for start in range(0, len(candidates), size):
-                part = replace(example, candidates=example.candidates[start : start + size])
-                scores += self._score_batch([part], vectors[:, start : start + size])[0]
-        order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:top_k]
-        return [RankedCandidate(candidates[i], scores[i], i) for i in order]
+        request = Request(context, candidates, self_persona, partner_persona, response_vectors)
+        scores = self.score_requests([request])[0]
+        return best_first(candidates, scores, top_k)
 
     def score(
         self,
@@ -165,32 +223,47 @@ class Ranker:
                 f"{count} contexts, {len(candidates)} candidate lists, {len(self_personas)} "
                 f"self and {len(partner_personas)} partner personas: give one of each per context"
             )
-        examples = [
-            self._example(i, *row)
-            for i, row in enumerate(zip(contexts, candidates, self_personas, partner_personas,
-                                        strict=True))
-        ]  # fmt: skip
-        # A context with more candidates than one pass takes is scored in parts: a
-        # candidate's score does not depend on the other candidates, only memory does.
-        parts = [
-            replace(example, candidates=example.candidates[start : start + size])
-            for example in examples
-            for size in [self.max_candidates]
-            for start in range(0, len(example.candidates), size)
-        ]
-        part_scores: list[list[float] | None] = [None] * len(parts)
-        by_size: dict[int, list[int]] = {}
-        for index, part in enumerate(parts):
-            by_size.setdefault(len(part.candidates), []).append(index)
-        for indices in by_size.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                rows = self._score_batch([parts[i] for i in chunk])
-                for i, row in zip(chunk, rows, strict=True):
-                    part_scores[i] = row
-        scores: list[list[float]] = [[] for _ in examples]
-        for part, row in zip(parts, part_scores, strict=True):
-            scores[part.dialogue_id] += row or []
+        requests = [Request(*row) for row in zip(contexts, candidates, self_personas,
+                                                  partner_personas, strict=True)]  # fmt: skip
+        return self.score_requests(requests)
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Scores of independent requests in as few forwards as possible: each request's
+        candidates are scored in parts of at most ``max_candidates`` (a candidate's score
+        does not depend on the others), and parts with as many candidates, all with stored
+        vectors or all without, share batches of ``batch_size`` contexts. What the server's
+        request batching calls; :meth:`rank` and :meth:`score` are its one-request forms.
+
+        Raises:
+            ValueError: As :meth:`score`, for the first bad request.
+        """
+        parts: list[tuple[int, RankingExample, torch.Tensor | None]] = []
+        for index, request in enumerate(requests):
+            personas = (request.self_persona or (), request.partner_persona or ())
+            example = self._example(index, request.context, request.candidates, *personas)
+            vectors = request.response_vectors
+            if vectors is not None:
+                vectors = torch.as_tensor(np.asarray(vectors))
+            for start in range(0, len(example.candidates), self.max_candidates):
+                stop = start + self.max_candidates
+                parts.append((index, replace(example, candidates=example.candidates[start:stop]),
+                              None if vectors is None else vectors[start:stop]))  # fmt: skip
+        groups: dict[tuple[int, bool], list[int]] = {}
+        for position, (_, part, vectors) in enumerate(parts):
+            groups.setdefault((len(part.candidates), vectors is None), []).append(position)
+        part_scores: list[list[float]] = [[] for _ in parts]
+        for positions in groups.values():
+            for start in range(0, len(positions), self.batch_size):
+                chunk = positions[start : start + self.batch_size]
+                stored = [parts[p][2] for p in chunk]
+                present = [v for v in stored if v is not None]
+                vectors = torch.stack(present) if present else None
+                rows = self._score_batch([parts[p][1] for p in chunk], vectors)
+                for position, row in zip(chunk, rows, strict=True):
+                    part_scores[position] = row
+        scores: list[list[float]] = [[] for _ in requests]
+        for (index, _, _), row in zip(parts, part_scores, strict=True):
+            scores[index] += row
         return scores
 
     def _score_batch(self, examples, response_vectors: torch.Tensor | None = None):

@@ -102,7 +102,7 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
     digest = ranker.identity.get("weights_sha256")
     if digest is None:
         raise PoolIndexError("this ranker has no checkpoint identity (weights_sha256): load it "
-                             "with Ranker.from_checkpoint")  # fmt: skip
+                             "with Ranker.load")  # fmt: skip
     if built_for.get("weights_sha256") != digest:
         raise PoolIndexError(
             f"{directory} was built for {built_for.get('path')} (model={built_for.get('model')} "
@@ -137,4 +137,4 @@ def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto
     """The checkpoint's ranker and the two-stage responder of its index (chat, serve)."""
     from personafuse.inference import Ranker
 
-    return load_index(directory, Ranker.from_checkpoint(ckpt_path, device=device), first_stage)
+    return load_index(directory, Ranker.load(ckpt_path, device=device), first_stage)

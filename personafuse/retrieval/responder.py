@@ -47,6 +47,38 @@ class TwoStageResponder:
     def pool(self) -> list[str]:
         return self.retriever.pool
 
+    def request(
+        self,
+        context: Sequence[str],
+        self_persona: Sequence[str] | None = None,
+        partner_persona: Sequence[str] | None = None,
+    ):
+        """The first stage for the dialogue so far: ``(rows, request)``, the pool rows of
+        BM25's top-k and the :class:`~personafuse.inference.ranker.Request` that reranks
+        them (with the pool's stored vectors where the index holds them)."""
+        from personafuse.inference.ranker import Request
+
+        rows = self.retriever.top_k(context, self.first_stage)
+        texts = [self.pool[i] for i in rows]
+        vectors = None
+        if "response_vectors" in self.encodings:
+            vectors = self.encodings["response_vectors"][rows]
+        return rows, Request(context, texts, self_persona, partner_persona, vectors)
+
+    def prepare(self, rows: Sequence[int], request) -> None:
+        """Hand the ranker's featurizer the stored tokens of the request's candidates (call it
+        from the thread that scores)."""
+        if self._tokens:
+            self.ranker.featurizer.remember(request.candidates, self._tokens, rows)
+
+    def replies(self, rows: Sequence[int], request, scores: Sequence[float], top_k: int = 1):
+        """The request's candidates best first, as pool responses with their pool index."""
+        from personafuse.inference import RankedCandidate
+        from personafuse.inference.ranker import best_first
+
+        ranked = best_first(request.candidates, scores, top_k)
+        return [RankedCandidate(r.text, r.score, rows[r.index]) for r in ranked]
+
     def reply(
         self,
         context: Sequence[str],
@@ -56,16 +88,7 @@ class TwoStageResponder:
     ):
         """The best ``top_k`` pool responses for the dialogue so far, best first, each a
         :class:`~personafuse.inference.RankedCandidate` with its score and pool index."""
-        from personafuse.inference import RankedCandidate
-
-        rows = self.retriever.top_k(context, self.first_stage)
-        texts = [self.pool[i] for i in rows]
-        vectors = None
-        if self._tokens:
-            self.ranker.featurizer.remember(texts, self._tokens, rows)
-        if "response_vectors" in self.encodings:
-            vectors = self.encodings["response_vectors"][rows]
-        ranked = self.ranker.rank(
-            context, texts, self_persona, partner_persona, top_k, response_vectors=vectors
-        )
-        return [RankedCandidate(r.text, r.score, rows[r.index]) for r in ranked]
+        rows, request = self.request(context, self_persona, partner_persona)
+        self.prepare(rows, request)
+        scores = self.ranker.score_requests([request])[0]
+        return self.replies(rows, request, scores, top_k)

@@ -20,9 +20,11 @@ def build_network(
     featurizer,
     train_examples: Sequence[RankingExample] = (),
     state_dict=None,
+    encoder_config: str | None = None,
 ) -> nn.Module:
     """The network of ``cfg.model.name`` for ``cfg.fusion`` and ``cfg.persona``: batch -> (B, C)
-    scores. ``state_dict`` (when restoring) gives the shapes of what is not learned."""
+    scores. ``state_dict`` (when restoring) gives the shapes of what is not learned;
+    ``encoder_config`` a Hugging Face encoder's architecture (NetworkSpec)."""
     spec = NetworkSpec(
         model=cfg.model,
         fusion=cfg.fusion.name,
@@ -32,6 +34,7 @@ def build_network(
         cache_dir=cfg.paths.cache_dir,
         seed=cfg.seed,
         state_dict=state_dict,
+        encoder_config=encoder_config,
     )
     return BACKBONES.get(cfg.model.name).build(spec)
 

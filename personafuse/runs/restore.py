@@ -10,6 +10,7 @@ with the run's saved featurizer and the checkpoint's weights.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,19 @@ class RestoredRun:
             "fusion": self.cfg.fusion.name if self.personas else "none",
             "persona": self.cfg.persona.name,
         }
+
+    def card(self) -> dict:
+        """What a model card reports of the run: its ``metrics.json`` and its command."""
+        path = self.run_dir / "metrics.json"
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            metrics = {}
+        scores = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))
+                  and isinstance(v, (int, float))}  # fmt: skip
+        overrides = training_overrides(self.run_dir)
+        return {"metrics": scores,
+                "command": " ".join(["python -m personafuse.train", *overrides])}  # fmt: skip
 
     def require_task(self, task: str, instead: str) -> None:
         """Raise :class:`CheckpointError` unless the run does ``task``; ``instead`` says what

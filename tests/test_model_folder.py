@@ -1,0 +1,131 @@
+"""A model as one self-describing folder: written by ``save_pretrained``, moved elsewhere and
+loaded by ``from_pretrained`` without its training run, without ``conf/`` and without the
+pretrained weights it started from, with the scores (or responses) of the original."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+CONTEXT = ["hi , how are you ?", "good . do you have any pets ?"]
+CANDIDATES = ["i have a dog .", "i like hiking .", "my job is nursing .", "yes , two cats ."]
+PERSONA = ["i have a dog .", "i am a nurse ."]
+SCORE = f"model.score([{CONTEXT!r}], [{CANDIDATES!r}], [{PERSONA!r}])[0]"
+
+# Run in a fresh process: the folder is the only source (the configs are unreachable).
+LOAD = textwrap.dedent("""
+    import json, sys
+    import personafuse.config as config
+    config.CONFIG_DIR = "/nonexistent"
+    def refuse(*args, **kwargs):
+        raise AssertionError("composed a config")
+    config.compose_config = refuse
+    from personafuse import {cls}
+    model = {cls}.from_pretrained(sys.argv[1], device="cpu")
+    print(json.dumps({call}))
+""")
+
+
+def _load_elsewhere(folder: Path, cls: str, call: str, **env) -> object:
+    code = LOAD.format(cls=cls, call=call)
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, **env})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_ranker_folder_moves_and_loads_without_its_run(tiny_hre_run, tmp_path):
+    from personafuse import Ranker
+
+    ranker = Ranker.from_checkpoint(tiny_hre_run / "checkpoints" / "best.ckpt", device="cpu")
+    expected = ranker.score([CONTEXT], [CANDIDATES], [PERSONA])[0]
+    written = ranker.save_pretrained(tmp_path / "written")
+    names = {p.name for p in written.iterdir()}
+    assert {"config.json", "model.safetensors", "vocab.json", "chars.json", "README.md"} <= names
+    moved = shutil.copytree(written, tmp_path / "elsewhere" / "model")
+    shutil.rmtree(written)
+    scores = _load_elsewhere(moved, "Ranker", SCORE)
+    assert scores == pytest.approx(expected, abs=1e-6)
+
+    record = json.loads((moved / "config.json").read_text())
+    assert record["format"] == 1 and record["task"] == "ranking"
+    assert record["identity"]["weights_sha256"] == ranker.identity["weights_sha256"]
+    card = (moved / "README.md").read_text()
+    assert "hre" in card and "fusion ra" in card and "persona self" in card
+    assert "| test/hits@1 |" in card and "| test/mrr |" in card and "the test split" in card
+    assert "python -m personafuse.train" in card and "arxiv.org/abs/2105.09050" in card
+
+
+def test_a_later_version_loads_a_folder_and_a_newer_format_is_refused(tiny_hre_run, tmp_path):
+    from personafuse import Ranker
+    from personafuse.checkpoints import CheckpointError
+
+    ranker = Ranker.from_checkpoint(tiny_hre_run / "checkpoints" / "best.ckpt", device="cpu")
+    folder = ranker.save_pretrained(tmp_path / "model")
+    record = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**record, "version": "9.9.9"}))
+    Ranker.from_pretrained(folder, device="cpu")  # the version that wrote it does not matter
+    (folder / "config.json").write_text(json.dumps({**record, "format": 2}))
+    with pytest.raises(CheckpointError, match=r"folder format 2 .* reads up to 1: upgrade"):
+        Ranker.from_pretrained(folder, device="cpu")
+    with pytest.raises(CheckpointError, match="not a model folder"):
+        Ranker.from_pretrained(tmp_path / "missing", device="cpu")
+
+
+def _untrained(tiny_bert, *overrides):
+    from hydra.utils import instantiate
+
+    from personafuse.config import compose_config
+    from personafuse.runs.network import build_network
+
+    cfg = compose_config(overrides=[f"model.pretrained={tiny_bert}", *overrides])
+    featurizer = instantiate(cfg.model.featurizer)
+    return cfg, featurizer, build_network(cfg, featurizer).eval()
+
+
+def test_a_bert_folder_needs_neither_the_hub_nor_the_weights_it_started_from(tiny_bert, tmp_path):
+    from personafuse import Ranker
+
+    pretrained = shutil.copytree(tiny_bert, tmp_path / "pretrained")
+    cfg, featurizer, network = _untrained(pretrained, "model=bert", "fusion=cra",
+                                          "model.max_len=64")  # fmt: skip
+    ranker = Ranker(network, featurizer, ("self",), config=cfg)
+    expected = ranker.score([CONTEXT], [CANDIDATES], [PERSONA])[0]
+    folder = ranker.save_pretrained(tmp_path / "model")
+    assert (folder / "encoder" / "config.json").is_file() and (folder / "tokenizer").is_dir()
+    shutil.rmtree(pretrained)  # model.pretrained points nowhere now
+    scores = _load_elsewhere(folder, "Ranker", SCORE, HF_HUB_OFFLINE="1")
+    assert scores == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_generator_folder_generates_what_the_generator_did(tiny_bert, tmp_path):
+    from personafuse import ResponseGenerator
+
+    cfg, featurizer, network = _untrained(tiny_bert, "model=unilm", "persona=self")
+    generator = ResponseGenerator(network, featurizer, {"strategy": "greedy", "max_length": 8},
+                                  ("self",), config=cfg)  # fmt: skip
+    expected = generator.generate(CONTEXT, self_persona=PERSONA)
+    folder = generator.save_pretrained(tmp_path / "generator")
+    reply = _load_elsewhere(folder, "ResponseGenerator",
+                            f"model.generate({CONTEXT!r}, self_persona={PERSONA!r})")  # fmt: skip
+    assert reply == expected
+    assert json.loads((folder / "config.json").read_text())["decoding"]["max_length"] == 8
+
+
+def test_an_index_of_the_checkpoint_serves_the_folder_of_the_same_weights(tiny_hre_run, tmp_path):
+    from personafuse import Ranker
+    from personafuse.retrieval import build_index, open_index
+
+    ranker = Ranker.from_checkpoint(tiny_hre_run / "checkpoints" / "best.ckpt", device="cpu")
+    build_index(ranker, CANDIDATES * 3, tmp_path / "index", "test")
+    folder = ranker.save_pretrained(tmp_path / "model")
+    responder = open_index(folder, tmp_path / "index", first_stage=4, device="cpu")
+    replies = responder.reply(CONTEXT, self_persona=PERSONA, top_k=2)
+    assert len(replies) == 2 and replies[0].text in CANDIDATES
