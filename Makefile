@@ -40,7 +40,7 @@ $(VENV)/bin/python:
 $(STAMP): pyproject.toml $(MADE_ENV)
 	@mkdir -p .make
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(TORCH)
-	$(PYTHON) -m pip install -q -e ".[dev,offline,serve,sweeps]"
+	$(PYTHON) -m pip install -q -e ".[dev,offline,serve,sweeps,onnx]"
 	@touch $(STAMP)
 
 install: $(STAMP)

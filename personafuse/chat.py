@@ -21,6 +21,7 @@ Arguments:
     bot_persona, user_persona: Initial personas, sentences separated by ``|``.
     top: Replies shown per turn (default 1).
     first_stage: BM25 candidates reranked per turn (default 100).
+    backend: ``torch`` (default), or for a BERT model folder ``onnx`` / ``onnx-int8``.
 
 Examples::
 
@@ -38,7 +39,7 @@ from typing import Any
 
 __all__ = ["ChatSession", "main", "split_persona"]
 
-ARGUMENTS = ("ckpt_path", "index", "bot_persona", "user_persona", "top", "first_stage")
+ARGUMENTS = ("ckpt_path", "index", "bot_persona", "user_persona", "top", "first_stage", "backend")
 # Who each persona is to the model: the bot responds, so its persona is "self".
 ROLES = {"bot": "self", "user": "partner"}
 
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
         top, first_stage = positive_int(own, "top", 1), positive_int(own, "first_stage", 100)
         from personafuse.retrieval import open_index
 
-        responder = open_index(own["ckpt_path"], own["index"], first_stage)
+        responder = open_index(own["ckpt_path"], own["index"], first_stage,
+                               backend=own.get("backend", "torch"))  # fmt: skip
     session = ChatSession(responder, top)
     for who in ROLES:
         session.personas[who] = split_persona(own.get(f"{who}_persona", ""))

@@ -21,6 +21,9 @@ Arguments:
     index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
     host, port: Where to listen (default 127.0.0.1:8000).
     first_stage: BM25 candidates reranked per reply (default 100).
+    backend: ``torch`` (default), or for a BERT model folder ``onnx`` / ``onnx-int8``.
+    max_batch, wait_ms: Requests that arrive within ``wait_ms`` (default 5) of each other are
+        scored in one forward, up to ``max_batch`` (default 16; 1 answers one at a time).
 
 Examples::
 
@@ -41,7 +44,8 @@ from typing import Annotated, Any
 
 __all__ = ["LIMITS", "create_app", "main"]
 
-ARGUMENTS = ("ckpt_path", "index", "host", "port", "first_stage")
+ARGUMENTS = ("ckpt_path", "index", "host", "port", "first_stage", "backend", "max_batch",
+             "wait_ms")  # fmt: skip
 LIMITS = {
     "text_chars": 1000,  # one utterance, candidate or profile sentence
     "context_utterances": 100,
@@ -292,7 +296,12 @@ def main(argv: list[str] | None = None) -> None:
                                     "'personafuse[serve]'") from None  # fmt: skip
         from personafuse.retrieval import open_index
 
-        app = create_app(open_index(own["ckpt_path"], own["index"], first_stage))
+        batch, wait = positive_int(own, "max_batch", 16), own.get("wait_ms", "5")
+        if not wait.replace(".", "", 1).isdecimal():
+            raise ArgumentError(f"wait_ms={wait}: must be a number ≥ 0 (milliseconds)")
+        responder = open_index(own["ckpt_path"], own["index"], first_stage,
+                               backend=own.get("backend", "torch"))  # fmt: skip
+        app = create_app(responder, float(wait), batch)
     host = own.get("host", "127.0.0.1")
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: host={host} exposes the model beyond this machine, without "

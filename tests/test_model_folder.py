@@ -129,3 +129,44 @@ def test_an_index_of_the_checkpoint_serves_the_folder_of_the_same_weights(tiny_h
     responder = open_index(folder, tmp_path / "index", first_stage=4, device="cpu")
     replies = responder.reply(CONTEXT, self_persona=PERSONA, top_k=2)
     assert len(replies) == 2 and replies[0].text in CANDIDATES
+
+
+@pytest.mark.parametrize("fusion", ["cra", pytest.param("ra", marks=pytest.mark.slow)])
+def test_the_onnx_backends_give_pytorchs_scores(tiny_bert, tmp_path, fusion):
+    """float32 ONNX equals PyTorch to 1e-4; int8 stays close (its agreement on a trained
+    model is measured in benchmarks/rerank_quality.py)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from personafuse import Ranker
+    from personafuse.inference.onnx import export_onnx
+
+    cfg, featurizer, network = _untrained(tiny_bert, "model=bert", f"fusion={fusion}",
+                                          "model.max_len=64")  # fmt: skip
+    ranker = Ranker(network, featurizer, ("self",), config=cfg)
+    contexts = [CONTEXT, CONTEXT[:1], ["what do you do ?"]]
+    expected = ranker.score(contexts, [CANDIDATES] * 3, [PERSONA] * 3)
+    folder = ranker.save_pretrained(tmp_path / "model")
+    written = export_onnx(ranker, folder)
+    assert {p.name for p in written.values()} == {"encoder.onnx", "encoder.int8.onnx"}
+    fast = Ranker.from_pretrained(folder, device="cpu", backend="onnx")
+    assert fast.identity["backend"] == "onnx"
+    for got, want in zip(fast.score(contexts, [CANDIDATES] * 3, [PERSONA] * 3), expected,
+                         strict=True):  # fmt: skip
+        assert got == pytest.approx(want, abs=1e-4)
+    small = Ranker.from_pretrained(folder, device="cpu", backend="onnx-int8")
+    quantised = small.score(contexts, [CANDIDATES] * 3, [PERSONA] * 3)
+    assert all(len(row) == len(CANDIDATES) for row in quantised)
+    assert max(abs(a - b) for r, e in zip(quantised, expected, strict=True)
+               for a, b in zip(r, e, strict=True)) < 0.5  # fmt: skip
+
+
+def test_a_backend_without_its_export_is_a_clear_error(tiny_hre_run, tmp_path):
+    from personafuse import Ranker
+    from personafuse.checkpoints import CheckpointError
+
+    checkpoint = tiny_hre_run / "checkpoints" / "best.ckpt"
+    with pytest.raises(CheckpointError, match="reads a model folder"):
+        Ranker.load(checkpoint, device="cpu", backend="onnx")
+    folder = Ranker.from_checkpoint(checkpoint, device="cpu").save_pretrained(tmp_path / "m")
+    with pytest.raises(ValueError, match="only BERT rankers have an ONNX export"):
+        Ranker.from_pretrained(folder, device="cpu", backend="onnx")

@@ -15,6 +15,7 @@ Scores are logits; training applies a sigmoid inside binary cross-entropy, ranki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -112,6 +113,9 @@ class BertRanker(Backbone):
         self.dropout = nn.Dropout(dropout)
         self.scorer = nn.Linear(passes * hidden, 1)
         self.max_sequences = max_sequences
+        # Another engine for the encoder (an ONNX Runtime session, personafuse.inference.onnx):
+        # padded sequences -> (S, H) pooled vectors; None: the encoder itself.
+        self.pool_engine: Callable[[PaddedSequences], torch.Tensor] | None = None
 
     @classmethod
     def serves(cls, fusion: type[PersonaFusion]) -> bool:
@@ -185,7 +189,8 @@ class BertRanker(Backbone):
         for start in range(0, len(order), chunk_size):
             chunk = order[start : start + chunk_size]
             inputs = self.builder.pad([sequences[i] for i in chunk]).to(device)
-            pooled[torch.as_tensor(chunk, device=device)] = self._pool(inputs).float()
+            pool = self._pool if self.pool_engine is None else self.pool_engine
+            pooled[torch.as_tensor(chunk, device=device)] = pool(inputs).to(device).float()
         return pooled
 
     def _pool(self, inputs: PaddedSequences) -> torch.Tensor:

@@ -107,29 +107,45 @@ class Ranker:
                    run.identity, run.cfg, run.card())  # fmt: skip
 
     @classmethod
-    def from_pretrained(cls, name: str | Path, device: str = "auto") -> Ranker:
+    def from_pretrained(cls, name: str | Path, device: str = "auto",
+                        backend: str = "torch") -> Ranker:  # fmt: skip
         """Load a model folder written by :meth:`save_pretrained`, or a Hugging Face hub
-        repository holding one: no training run and no ``conf/`` needed.
+        repository holding one: no training run and no ``conf/`` needed. ``backend``: ``torch``,
+        or for BERT ``onnx`` / ``onnx-int8`` (the folder's ``onnx/`` export,
+        :func:`personafuse.inference.onnx.export_onnx`).
 
         Raises:
-            CheckpointError: Not a ranker's model folder, or one this version cannot read.
+            CheckpointError: Not a ranker's model folder, one this version cannot read, or no
+                export for the backend.
             MissingAssetError: Not a folder here, and the hub did not give it.
         """
         from personafuse.inference.folder import load_folder
 
-        folder = load_folder(name, device, task="ranking")
+        folder = load_folder(name, device if backend == "torch" else "cpu", task="ranking")
         card = {"metrics": folder.record["metrics"], "command": folder.record["command"]}
         batch = int(folder.cfg.model.eval_batch_size)
-        return cls(folder.network, folder.featurizer, folder.personas, batch, folder.identity,
-                   folder.cfg, card)  # fmt: skip
+        ranker = cls(folder.network, folder.featurizer, folder.personas, batch, folder.identity,
+                     folder.cfg, card)  # fmt: skip
+        if backend != "torch":
+            from personafuse.inference.onnx import attach_onnx
+
+            attach_onnx(ranker, folder.path, backend)
+            ranker.identity["backend"] = backend
+        return ranker
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> Ranker:
+    def load(cls, path: str | Path, device: str = "auto", backend: str = "torch") -> Ranker:
         """A checkpoint file (:meth:`from_checkpoint`) or a model folder or hub repository
-        (:meth:`from_pretrained`)."""
+        (:meth:`from_pretrained`, with its ``backend``)."""
         if Path(path).is_file():
+            if backend != "torch":
+                from personafuse.checkpoints import CheckpointError
+
+                raise CheckpointError(f"backend={backend} reads a model folder: save the "
+                                      "checkpoint's with Ranker.save_pretrained(DIR) and "
+                                      "export_onnx(ranker, DIR)")  # fmt: skip
             return cls.from_checkpoint(path, device)
-        return cls.from_pretrained(path, device)
+        return cls.from_pretrained(path, device, backend)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write this ranker as one self-describing folder (weights, config, vocabulary or

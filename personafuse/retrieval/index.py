@@ -133,8 +133,11 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
     return TwoStageResponder(ranker, retriever, first_stage, encodings)
 
 
-def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto"):
-    """The checkpoint's ranker and the two-stage responder of its index (chat, serve)."""
+def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto",
+               backend: str = "torch"):  # fmt: skip
+    """The ranker of a checkpoint or model folder (with its ``backend``) and the two-stage
+    responder of its index (chat, serve)."""
     from personafuse.inference import Ranker
 
-    return load_index(directory, Ranker.load(ckpt_path, device=device), first_stage)
+    ranker = Ranker.load(ckpt_path, device=device, backend=backend)
+    return load_index(directory, ranker, first_stage)
