@@ -160,41 +160,58 @@ def server(tiny_hre_run, index_dir):
     reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
 )
 def test_chat_page_in_a_headless_browser(server, responder, tmp_path):
+    """Two browser sessions chat at the same time, each with its own persona and message: each
+    page shows its own dialogue and the replies its inputs get alone."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as expected
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    def browser(name: str):
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={tmp_path / name}"):  # fmt: skip
+            options.add_argument(flag)
+        return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+    sessions = {
+        "a": (PERSONA, "hi , do you have any pets ?"),
+        "b": (["i am a nurse .", "i like to cook ."], "what do you do for a living ?"),
+    }
+    drivers = {name: browser(name) for name in sessions}
     try:
-        driver.get(server)
-        wait = WebDriverWait(driver, 30)
-        wait.until(expected.text_to_be_present_in_element((By.ID, "model"), "model=hre"))
-        assert driver.find_element(By.ID, "bot-note").text == "the model reads it"
-        driver.find_element(By.ID, "bot-persona").send_keys("\n".join(PERSONA))
-        top = driver.find_element(By.ID, "top")
-        top.clear()
-        top.send_keys("3")
-        driver.find_element(By.ID, "message").send_keys("hi , do you have any pets ?")
-        driver.find_element(By.ID, "send").click()
-        bot = wait.until(expected.presence_of_element_located((By.CSS_SELECTOR, ".turn.bot")))
-        expected_replies = responder.reply(["hi , do you have any pets ?"],
-                                           self_persona=PERSONA, top_k=3)  # fmt: skip
-        assert bot.text == expected_replies[0].text
-        rows = driver.find_elements(By.CSS_SELECTOR, "#top-replies tr")
-        assert [row.text.split(" ", 2)[2] for row in rows] == [r.text for r in expected_replies]
-        assert rows[0].text.split(" ")[1] == f"{expected_replies[0].score:.4f}"
-        assert driver.find_element(By.CSS_SELECTOR, ".turn.user").text.startswith("hi , do")
+        for name, driver in drivers.items():  # both pages up, both messages typed
+            persona, message = sessions[name]
+            driver.get(server)
+            wait = WebDriverWait(driver, 30)
+            wait.until(expected.text_to_be_present_in_element((By.ID, "model"), "model=hre"))
+            assert driver.find_element(By.ID, "bot-note").text == "the model reads it"
+            driver.find_element(By.ID, "bot-persona").send_keys("\n".join(persona))
+            top = driver.find_element(By.ID, "top")
+            top.clear()
+            top.send_keys("3")
+            driver.find_element(By.ID, "message").send_keys(message)
+        for driver in drivers.values():  # sent together
+            driver.find_element(By.ID, "send").click()
+        for name, driver in drivers.items():
+            persona, message = sessions[name]
+            wait = WebDriverWait(driver, 30)
+            bot = wait.until(expected.presence_of_element_located((By.CSS_SELECTOR,
+                                                                   ".turn.bot")))  # fmt: skip
+            alone = responder.reply([message], self_persona=persona, top_k=3)
+            assert bot.text == alone[0].text
+            rows = driver.find_elements(By.CSS_SELECTOR, "#top-replies tr")
+            assert [row.text.split(" ", 2)[2] for row in rows] == [r.text for r in alone]
+            assert rows[0].text.split(" ")[1] == f"{alone[0].score:.4f}"
+            users = driver.find_elements(By.CSS_SELECTOR, ".turn.user")
+            assert len(users) == 1 and message in users[0].text  # its own dialogue only
     finally:
-        driver.quit()
+        for driver in drivers.values():
+            driver.quit()
 
 
 CONTEXTS = [
