@@ -21,6 +21,8 @@ Arguments:
     bot_persona, user_persona: Initial personas, sentences separated by ``|``.
     top: Replies shown per turn (default 1).
     first_stage: BM25 candidates reranked per turn (default 100).
+    query: What BM25 searches the pool with: ``last_turn+persona`` (default: the last
+        utterance and the bot's persona), ``last_turn``, ``dialogue+persona`` or ``dialogue``.
     backend: ``torch`` (default), or for a BERT model folder ``onnx`` / ``onnx-int8``.
 
 Examples::
@@ -39,7 +41,8 @@ from typing import Any
 
 __all__ = ["ChatSession", "main", "split_persona"]
 
-ARGUMENTS = ("ckpt_path", "index", "bot_persona", "user_persona", "top", "first_stage", "backend")
+ARGUMENTS = ("ckpt_path", "index", "bot_persona", "user_persona", "top", "first_stage", "query",
+             "backend")  # fmt: skip
 # Who each persona is to the model: the bot responds, so its persona is "self".
 ROLES = {"bot": "self", "user": "partner"}
 
@@ -165,17 +168,21 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if wants_help(argv, __doc__):
         return
-    from personafuse.cli import one_line_errors, parse_arguments, positive_int
+    from personafuse.cli import choice, one_line_errors, parse_arguments, positive_int
     from personafuse.terminal import table_console
 
     console = table_console()
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
         top, first_stage = positive_int(own, "top", 1), positive_int(own, "first_stage", 100)
+        from personafuse.inference.onnx import BACKENDS
         from personafuse.retrieval import open_index
+        from personafuse.retrieval.pool import QUERIES
 
-        responder = open_index(own["ckpt_path"], own["index"], first_stage,
-                               backend=own.get("backend", "torch"))  # fmt: skip
+        query = choice(own, "query", QUERIES, "last_turn+persona")
+        backend = choice(own, "backend", BACKENDS, "torch")
+        responder = open_index(own["ckpt_path"], own["index"], first_stage, backend=backend,
+                               query=query)  # fmt: skip
     session = ChatSession(responder, top)
     for who in ROLES:
         session.personas[who] = split_persona(own.get(f"{who}_persona", ""))

@@ -21,6 +21,8 @@ Arguments:
     index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
     host, port: Where to listen (default 127.0.0.1:8000).
     first_stage: BM25 candidates reranked per reply (default 100).
+    query: What BM25 searches the pool with: ``last_turn+persona`` (default: the last
+        utterance and the bot's persona), ``last_turn``, ``dialogue+persona`` or ``dialogue``.
     backend: ``torch`` (default), or for a BERT model folder ``onnx`` / ``onnx-int8``.
     max_batch, wait_ms: Requests that arrive within ``wait_ms`` (default 5) of each other are
         scored in one forward, up to ``max_batch`` (default 16; 1 answers one at a time).
@@ -44,7 +46,7 @@ from typing import Annotated, Any
 
 __all__ = ["LIMITS", "create_app", "main"]
 
-ARGUMENTS = ("ckpt_path", "index", "host", "port", "first_stage", "backend", "max_batch",
+ARGUMENTS = ("ckpt_path", "index", "host", "port", "first_stage", "query", "backend", "max_batch",
              "wait_ms")  # fmt: skip
 LIMITS = {
     "text_chars": 1000,  # one utterance, candidate or profile sentence
@@ -232,6 +234,7 @@ def create_app(responder, wait_ms: float = 5.0, max_batch: int = 16):
             "weights_sha256": ranker.identity.get("weights_sha256"),
             "pool_size": len(responder.pool),
             "first_stage": responder.first_stage,
+            "query": responder.query,
             "batches": batcher.batches,  # forwards so far (several requests may share one)
             "limits": LIMITS,
         }
@@ -279,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     from personafuse.cli import (
         ArgumentError,
         MissingExtraError,
+        choice,
         one_line_errors,
         parse_arguments,
         positive_int,
@@ -299,8 +303,13 @@ def main(argv: list[str] | None = None) -> None:
         batch, wait = positive_int(own, "max_batch", 16), own.get("wait_ms", "5")
         if not wait.replace(".", "", 1).isdecimal():
             raise ArgumentError(f"wait_ms={wait}: must be a number ≥ 0 (milliseconds)")
-        responder = open_index(own["ckpt_path"], own["index"], first_stage,
-                               backend=own.get("backend", "torch"))  # fmt: skip
+        from personafuse.inference.onnx import BACKENDS
+        from personafuse.retrieval.pool import QUERIES
+
+        query = choice(own, "query", QUERIES, "last_turn+persona")
+        backend = choice(own, "backend", BACKENDS, "torch")
+        responder = open_index(own["ckpt_path"], own["index"], first_stage, backend=backend,
+                               query=query)  # fmt: skip
         app = create_app(responder, float(wait), batch)
     host = own.get("host", "127.0.0.1")
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -194,3 +194,10 @@ def test_chat_refuses_an_index_of_another_model(tiny_hre_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([f"ckpt_path={tiny_hre_run / 'checkpoints' / 'best.ckpt'}", "indx=x"])
     assert "indx: unknown argument (did you mean 'index'?)" in capsys.readouterr().err
+    for bad, message in [
+        ("query=all", "query=all: valid choices: last_turn+persona, last_turn"),
+        ("backend=gpu", "backend=gpu: valid choices: torch, onnx, onnx-int8"),
+    ]:
+        with pytest.raises(SystemExit):
+            main([f"ckpt_path={tiny_hre_run / 'checkpoints' / 'best.ckpt'}", "index=x", bad])
+        assert message in capsys.readouterr().err

@@ -101,6 +101,7 @@ def test_a_checkpoint_of_another_version_is_refused(trained, tmp_path):
 def test_two_stage_reply_reranks_the_bm25_top_k(trained):
     from personafuse import Ranker
     from personafuse.retrieval import Bm25Retriever, TwoStageResponder
+    from personafuse.retrieval.pool import query_words
 
     ranker = Ranker.from_checkpoint(trained / "checkpoints" / "best.ckpt", device="cpu")
     pool = ["i like dogs .", "i have two cats .", "hiking is fun .", "dogs are good pets .",
@@ -109,10 +110,12 @@ def test_two_stage_reply_reranks_the_bm25_top_k(trained):
     responder = TwoStageResponder(ranker, retriever, first_stage=3)
     context = ["hi !", "do you like dogs or cats ?"]
     replies = responder.reply(context, self_persona=["i have a dog ."], top_k=3)
-    first = retriever.top_k(context, 3)
+    first = retriever.top_k(query_words("last_turn+persona", context, ["i have a dog ."]), 3)
     assert sorted(r.index for r in replies) == sorted(first)
     assert all(pool[r.index] == r.text for r in replies)
     expected = ranker.rank(context, [pool[i] for i in first], ["i have a dog ."])
     assert [r.score for r in replies] == [r.score for r in expected]
     with pytest.raises(ValueError, match="first_stage=0: must be an integer ≥ 1"):
         TwoStageResponder(ranker, retriever, first_stage=0)
+    with pytest.raises(ValueError, match="query='all': valid choices: last_turn"):
+        TwoStageResponder(ranker, retriever, query="all")

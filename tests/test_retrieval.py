@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from personafuse.retrieval import Bm25Retriever, PoolError, pool_from_examples, read_pool
+from personafuse.retrieval.pool import QUERIES, query_words
 
 POOL = ["i like dogs .", "i have two cats .", "hiking is fun .", "dogs are the best pets ."]
 
@@ -49,3 +50,28 @@ def test_bm25_first_stage_finds_word_overlap_and_survives_saving(tmp_path):
     retriever.save(tmp_path)
     again = Bm25Retriever.load(tmp_path, POOL)
     assert again.top_k(["hello !", "do you like dogs ?"], 2) == [0, 3]
+
+
+def test_first_stage_queries_read_what_their_names_say():
+    context, persona = ["hi !", "what do you do ?"], ["i work as a nurse ."]
+    expected = {
+        "last_turn+persona": ["what do you do ?", "i work as a nurse ."],
+        "last_turn": ["what do you do ?"],
+        "dialogue+persona": ["hi !", "what do you do ?", "i work as a nurse ."],
+        "dialogue": ["hi !", "what do you do ?"],
+    }
+    assert set(expected) == set(QUERIES)
+    for name in QUERIES:
+        assert query_words(name, context, persona) == expected[name]
+        assert query_words(name, context, None) == [t for t in expected[name] if t in context]
+    with pytest.raises(ValueError, match="query='turns': valid choices: last_turn\\+persona, "):
+        query_words("turns", context)
+
+
+def test_the_persona_in_the_query_finds_replies_about_the_persona():
+    pool = ["hello there !", "i work as a nurse at the hospital .", "i like to do yoga ."]
+    retriever = Bm25Retriever(pool)
+    context = ["hello there !", "what is your job ?"]
+    words = query_words("last_turn+persona", context, ["i work as a nurse ."])
+    assert retriever.top_k(words, 1) == [1]
+    assert retriever.top_k(query_words("dialogue", context), 1) == [0]

@@ -13,6 +13,7 @@ __all__ = [
     "USER_ERRORS",
     "ArgumentError",
     "MissingExtraError",
+    "choice",
     "isolated_job",
     "one_line_errors",
     "parse_arguments",
@@ -22,6 +23,7 @@ __all__ = [
 
 _LAZY = {
     "ArgumentError": "arguments",
+    "choice": "arguments",
     "parse_arguments": "arguments",
     "positive_int": "arguments",
     "wants_help": "arguments",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from personafuse.registry import did_you_mean
 
-__all__ = ["ArgumentError", "parse_arguments", "positive_int", "wants_help"]
+__all__ = ["ArgumentError", "choice", "parse_arguments", "positive_int", "wants_help"]
 
 # What a required argument's value is, in its error message.
 PLACEHOLDERS = {"ckpt_path": "PATH", "index": "DIR", "out": "DIR"}
@@ -77,3 +77,12 @@ def positive_int(own: dict[str, str], key: str, default: int) -> int:
     if number < 1:
         raise ArgumentError(f"{key}={value}: must be an integer ≥ 1")
     return number
+
+
+def choice(own: dict[str, str], key: str, choices, default: str) -> str:
+    """``own[key]`` if it is one of ``choices``, else an :class:`ArgumentError` naming the key,
+    the value and what is allowed."""
+    value = own.get(key, default)
+    if value not in choices:
+        raise ArgumentError(f"{key}={value}: valid choices: {', '.join(choices)}")
+    return value

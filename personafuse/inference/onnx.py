@@ -83,8 +83,10 @@ def export_onnx(ranker, directory: str | Path, quantize: bool = True) -> dict[st
         encoder.set_attn_implementation(implementation)
     if quantize:
         written["onnx-int8"] = folder / INT8
+        # Per-channel weight scales: on a BERT-CRA ranker, top-1 agreement with float32 rose
+        # from 85 % to 90 % at the same speed (docs/benchmarks.md).
         quantize_dynamic(str(written["onnx"]), str(written["onnx-int8"]),
-                         weight_type=QuantType.QInt8)  # fmt: skip
+                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
     return written
 
 

@@ -79,7 +79,9 @@ def build_index(
     return record
 
 
-def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStageResponder:
+def load_index(
+    directory: str | Path, ranker, first_stage: int = 100, query: str = "last_turn+persona"
+) -> TwoStageResponder:
     """The two-stage responder of an index, its encodings memory-mapped.
 
     Raises:
@@ -130,14 +132,14 @@ def load_index(directory: str | Path, ranker, first_stage: int = 100) -> TwoStag
         raise PoolIndexError(f"{directory}: the pool and its encodings disagree in size; rebuild "
                              "the index")  # fmt: skip
     retriever = Bm25Retriever.load(directory, pool)
-    return TwoStageResponder(ranker, retriever, first_stage, encodings)
+    return TwoStageResponder(ranker, retriever, first_stage, encodings, query)
 
 
 def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto",
-               backend: str = "torch"):  # fmt: skip
+               backend: str = "torch", query: str = "last_turn+persona"):  # fmt: skip
     """The ranker of a checkpoint or model folder (with its ``backend``) and the two-stage
     responder of its index (chat, serve)."""
     from personafuse.inference import Ranker
 
     ranker = Ranker.load(ckpt_path, device=device, backend=backend)
-    return load_index(directory, ranker, first_stage)
+    return load_index(directory, ranker, first_stage, query)

@@ -7,7 +7,25 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Bm25Retriever", "PoolError", "pool_from_examples", "read_pool"]
+__all__ = [
+    "QUERIES",
+    "Bm25Retriever",
+    "PoolError",
+    "pool_from_examples",
+    "query_words",
+    "read_pool",
+]
+
+# What the first stage searches the pool with. The dialogue's last utterance and the
+# responder's own persona find the true response far more often than the whole dialogue
+# (benchmarks/rerank_quality.py): replies answer the last turn or talk about the persona,
+# while older turns add words that match many responses.
+QUERIES = {
+    "last_turn+persona": "the last utterance and the responder's own persona (default)",
+    "last_turn": "the last utterance",
+    "dialogue+persona": "every utterance so far and the responder's own persona",
+    "dialogue": "every utterance so far",
+}
 
 
 class PoolError(ValueError):
@@ -43,13 +61,27 @@ def read_pool(path: str | Path) -> tuple[list[str], int]:
     return responses, duplicates
 
 
+def query_words(
+    query: str, context: Sequence[str], self_persona: Sequence[str] | None = None
+) -> list[str]:
+    """The texts the first stage searches with, as :data:`QUERIES` names them.
+
+    Raises:
+        ValueError: ``query`` is not a name of :data:`QUERIES`.
+    """
+    if query not in QUERIES:
+        raise ValueError(f"query={query!r}: valid choices: {', '.join(QUERIES)}")
+    turns = list(context) if query.startswith("dialogue") else list(context[-1:])
+    return turns + list(self_persona or []) if query.endswith("+persona") else turns
+
+
 def pool_from_examples(examples) -> list[str]:
     """Every distinct true response of a split, in order of first appearance."""
     return list(dict.fromkeys(example.response for example in examples))
 
 
 class Bm25Retriever:
-    """BM25 (``bm25s``) over the pool; queries are the dialogue so far.
+    """BM25 (``bm25s``) over the pool.
 
     Args:
         pool: The responses.
@@ -77,13 +109,13 @@ class Bm25Retriever:
 
         return cls(pool, bm25s.BM25.load(str(Path(directory) / "bm25"), show_progress=False))
 
-    def top_k(self, context: Sequence[str], k: int) -> list[int]:
-        """Pool indices of the k best BM25 matches of the context's words, best first (all of
-        the pool when it is smaller). Responses sharing no word with the context score 0 and
-        fill the list in no particular order."""
+    def top_k(self, texts: Sequence[str], k: int) -> list[int]:
+        """Pool indices of the k best BM25 matches of the texts' words (a query of
+        :func:`query_words`), best first (all of the pool when it is smaller). Responses
+        sharing no word with the query score 0 and fill the list in no particular order."""
         import bm25s
 
         k = min(k, len(self.pool))
-        query = bm25s.tokenize([" ".join(context)], stopwords=None, show_progress=False)
+        query = bm25s.tokenize([" ".join(texts)], stopwords=None, show_progress=False)
         indices, _ = self.index.retrieve(query, k=k, show_progress=False)
         return [int(i) for i in np.asarray(indices)[0]]

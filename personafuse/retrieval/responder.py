@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from personafuse.retrieval.pool import Bm25Retriever
+from personafuse.retrieval.pool import QUERIES, Bm25Retriever, query_words
 
 __all__ = ["TwoStageResponder"]
 
@@ -24,6 +24,9 @@ class TwoStageResponder:
         encodings: The pool's stored :meth:`~personafuse.inference.Ranker.encode_pool` arrays
             (memory-mapped by :func:`~personafuse.retrieval.load_index`), read for the k
             candidates instead of tokenizing and encoding them per query; None recomputes.
+        query: What BM25 searches with, a name of
+            :data:`~personafuse.retrieval.pool.QUERIES` (default ``last_turn+persona``: the
+            last utterance and the responder's own persona).
     """
 
     def __init__(
@@ -32,10 +35,14 @@ class TwoStageResponder:
         retriever: Bm25Retriever,
         first_stage: int = 100,
         encodings: Mapping[str, np.ndarray] | None = None,
+        query: str = "last_turn+persona",
     ):
         if first_stage < 1:
             raise ValueError(f"first_stage={first_stage}: must be an integer ≥ 1")
+        if query not in QUERIES:
+            raise ValueError(f"query={query!r}: valid choices: {', '.join(QUERIES)}")
         self.ranker, self.retriever, self.first_stage = ranker, retriever, first_stage
+        self.query = query
         self.encodings = dict(encodings or {})
         self._tokens = {
             key.removeprefix(TOKENS): value
@@ -58,7 +65,8 @@ class TwoStageResponder:
         them (with the pool's stored vectors where the index holds them)."""
         from personafuse.inference.ranker import Request
 
-        rows = self.retriever.top_k(context, self.first_stage)
+        words = query_words(self.query, context, self_persona)
+        rows = self.retriever.top_k(words, self.first_stage)
         texts = [self.pool[i] for i in rows]
         vectors = None
         if "response_vectors" in self.encodings:
