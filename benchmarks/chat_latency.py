@@ -1,4 +1,5 @@
-"""Latency of one chat turn over a response pool: BM25's top 100, reranked by the model.
+"""Latency of one chat turn over a response pool: BM25's top ``--first-stage`` (searched with
+``--query``, the defaults of ``chat`` and ``serve``), reranked by the model.
 
 For pools of 10k and 100k responses, HRE-RA and BERT-CRA (the packaged MiniLM-L6) with the
 self persona, on real-like dialogues (the real Persona-Chat utterances and personas of
@@ -11,6 +12,7 @@ The pool: the 315 distinct real utterances of the fixtures (contexts and candida
 pairs and triples of them joined, until the pool has N distinct responses.
 
     python benchmarks/chat_latency.py [--quick] [--pools 10000 100000] [--models hre bert]
+        [--first-stage K] [--query last_turn+persona] [--backend torch]
 
 Ends with one line ``RESULT {json}``.
 """
@@ -34,6 +36,7 @@ from common import FIXTURES, realistic_examples
 from personafuse.data import read_personachat
 from personafuse.inference import Ranker
 from personafuse.retrieval import TwoStageResponder, build_index, load_index
+from personafuse.retrieval.pool import query_words
 
 MODELS = {
     "hre": ["model=hre", "fusion=ra", "persona=self"],
@@ -73,18 +76,18 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q))
 
 
-def measure(ranker, pool, turns, directory, first_stage=100) -> dict:
+def measure(ranker, pool, turns, directory, first_stage: int, query: str) -> dict:
     started = time.perf_counter()
     build_index(ranker, pool, directory)
     index_seconds = time.perf_counter() - started
-    stored = load_index(directory, ranker, first_stage)
-    recomputed = TwoStageResponder(ranker, stored.retriever, first_stage)
+    stored = load_index(directory, ranker, first_stage, query)
+    recomputed = TwoStageResponder(ranker, stored.retriever, first_stage, query=query)
     latency = {"stored": [], "recomputed": [], "bm25": []}
     for example in turns:
         persona = list(example.self_persona)
         ranker.featurizer.forget()  # both paths tokenize the context and persona afresh
         started = time.perf_counter()
-        stored.retriever.top_k(example.context, first_stage)
+        stored.retriever.top_k(query_words(query, example.context, persona), first_stage)
         latency["bm25"].append(time.perf_counter() - started)
         started = time.perf_counter()
         reused = stored.reply(example.context, self_persona=persona, top_k=5)

@@ -172,14 +172,17 @@ def main(argv: list[str] | None = None) -> None:
     from personafuse.terminal import table_console
 
     console = table_console()
+    from personafuse.retrieval.responder import DEFAULT_FIRST_STAGE, DEFAULT_QUERY
+
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
-        top, first_stage = positive_int(own, "top", 1), positive_int(own, "first_stage", 100)
+        top = positive_int(own, "top", 1)
+        first_stage = positive_int(own, "first_stage", DEFAULT_FIRST_STAGE)
         from personafuse.inference.onnx import BACKENDS
         from personafuse.retrieval import open_index
         from personafuse.retrieval.pool import QUERIES
 
-        query = choice(own, "query", QUERIES, "last_turn+persona")
+        query = choice(own, "query", QUERIES, DEFAULT_QUERY)
         backend = choice(own, "backend", BACKENDS, "torch")
         responder = open_index(own["ckpt_path"], own["index"], first_stage, backend=backend,
                                query=query)  # fmt: skip

@@ -14,9 +14,23 @@ import pkgutil
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-__all__ = ["PluginError", "Registry", "did_you_mean", "import_modules", "import_plugins"]
+__all__ = [
+    "MissingExtraError",
+    "PluginError",
+    "Registry",
+    "did_you_mean",
+    "import_modules",
+    "import_plugins",
+]
 
 T = TypeVar("T")
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message says which extra installs it.
+
+    It lives here, on the lowest floor, because any part of the package may need an extra
+    (ONNX Runtime in ``inference``, the packaged GloVe in ``text``, FastAPI in ``serve``)."""
 
 
 class PluginError(ImportError):

