@@ -4,7 +4,9 @@ answering one at a time (``max_batch=1``), one after the other on the same model
 
 Reports requests/s, p50/p95 latency, errors, the forwards the server ran, and the server's
 resident memory at the start and end of each run (flat: no growth over the run). Only
-127.0.0.1; every client stops at the deadline; the server is stopped after each run.
+127.0.0.1; every client stops at the deadline; the server is stopped after each run. Before
+the servers, the ceiling: 16 requests' candidates scored one request at a time and in one
+call, without the server, and the largest difference between the two scores.
 
     python benchmarks/serve_load.py --model RUN/model --pool 10000 [--clients 16] [--seconds 30]
     python benchmarks/serve_load.py --model RUN/model --quick      # 4 clients, 5 s, ≤ 60 s
@@ -115,6 +117,34 @@ def run(args, index: Path, max_batch: int, bodies: list[dict]) -> dict:
         server.wait(timeout=60)
 
 
+def forward_ceiling(ranker, index: Path, first_stage: int, bodies: list[dict]) -> dict:
+    """What batching can gain at most, without the server: 16 requests' candidates scored one
+    request at a time and all in one call (``Ranker.score_requests``, what the server's
+    scoring thread runs), in pairs (context, candidate) per second."""
+    from personafuse.retrieval import load_index
+
+    responder = load_index(index, ranker, first_stage)
+    requests = []
+    for body in bodies[:16]:
+        rows, request = responder.request(body["context"], body.get("self_persona"),
+                                          body.get("partner_persona"))  # fmt: skip
+        responder.prepare(rows, request)
+        requests.append(request)
+    pairs = sum(len(r.candidates) for r in requests)
+    ranker.score_requests(requests[:1])  # warm-up
+    started = time.perf_counter()
+    alone = [ranker.score_requests([r])[0] for r in requests]
+    alone_s = time.perf_counter() - started
+    started = time.perf_counter()
+    together = ranker.score_requests(requests)
+    together_s = time.perf_counter() - started
+    gap = max(abs(a - b) for x, y in zip(alone, together, strict=True)
+              for a, b in zip(x, y, strict=True))  # fmt: skip
+    return {"pairs": pairs, "alone_pairs_per_s": round(pairs / alone_s, 1),
+            "together_pairs_per_s": round(pairs / together_s, 1),
+            "ratio": round(alone_s / together_s, 2), "max_score_gap": gap}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="a checkpoint or model folder")
@@ -143,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
         build_index(ranker, make_pool(args.pool), index)
+        results["forward_ceiling"] = forward_ceiling(ranker, index, args.first_stage, bodies)
+        print(json.dumps({"forward_ceiling": results["forward_ceiling"]}), flush=True)
         del ranker
         for batch in (16, 1):
             row = run(args, index, batch, bodies)
@@ -157,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
               f"{row['errors']} | {row['forwards']} | {row['rss_start_mib']} / "
               f"{row['rss_peak_mib']} / {row['rss_end_mib']} |")  # fmt: skip
     print(f"\nthroughput, batched ÷ one at a time: {results['throughput_ratio']}×")
+    ceiling = results["forward_ceiling"]
+    print(
+        f"without the server, 16 requests ({ceiling['pairs']} pairs): one at a time "
+        f"{ceiling['alone_pairs_per_s']} pairs/s, in one call {ceiling['together_pairs_per_s']}"
+        f" pairs/s ({ceiling['ratio']}×, scores equal to {ceiling['max_score_gap']:.1e})"
+    )
     print("RESULT " + json.dumps(results))
 
 

@@ -28,12 +28,13 @@ STAGES = (("val", "valid"), ("test", "test"))
 def build_training(cfg: DictConfig):
     """Check the config, seed, then build the data module (train split read, featurizer fitted
     on it) and the LightningModule around the network. Returns ``(datamodule, module)``."""
-    import lightning as L
-
     from personafuse.runs.checks import check_config
-    from personafuse.runs.network import build_network
 
     check_config(cfg)  # names, values and the backbone's and module's own, before any data
+    import lightning as L  # after the check: a bad value is refused before torch loads
+
+    from personafuse.runs.network import build_network
+
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.datamodule)
     datamodule.prepare_data()
@@ -90,17 +91,19 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _run(cfg: DictConfig) -> float | None:
-    from lightning.pytorch.utilities import rank_zero_only
-
     from personafuse.cli import isolated_job, one_line_errors
+    from personafuse.runs.checks import check_config
     from personafuse.runs.console import print_metrics, start_console
 
-    start_console(cfg)
     metrics = None
     with isolated_job(Path(cfg.paths.output_dir)) if in_multirun() else one_line_errors():
+        check_config(cfg)  # first: a bad value is refused in a second, before torch loads
+        start_console(cfg)
         metrics = train(cfg)  # bad input: one line; in a sweep, recorded and the sweep goes on
     if metrics is None:
         return None
+    from lightning.pytorch.utilities import rank_zero_only
+
     if getattr(rank_zero_only, "rank", 0) == 0:
         print_metrics(metrics, STAGES)
         print(f"outputs: {cfg.paths.output_dir} ({', '.join(written_files(cfg.paths.output_dir))})")

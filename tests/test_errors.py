@@ -55,3 +55,17 @@ def test_a_user_error_ends_the_command_in_one_line(error, capsys):
 def test_other_exceptions_are_not_swallowed():
     with pytest.raises(KeyError), one_line_errors():
         raise KeyError("a bug keeps its traceback")
+
+
+def test_a_subclass_of_a_user_error_is_one_too(capsys):
+    """The errors are matched by the names of their classes and bases (nothing imported)."""
+    from personafuse.cli.errors import is_user_error
+    from personafuse.config import ConfigError
+
+    class PluginConfigError(ConfigError):
+        pass
+
+    assert is_user_error(PluginConfigError("x")) and not is_user_error(ValueError("x"))
+    with pytest.raises(SystemExit), one_line_errors():
+        raise PluginConfigError("a plugin's own check")
+    assert capsys.readouterr().err == "error: a plugin's own check\n"

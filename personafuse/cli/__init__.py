@@ -1,8 +1,9 @@
 """What every command shares: one way to read ``key=value`` arguments and one list of the
 errors that are the user's to fix, printed in one line without a traceback.
 
-The names load on first use: a command's ``--help`` reads only :mod:`.arguments`, while
-:mod:`.errors` imports every module that defines a user error.
+The names load on first use: a command's ``--help`` reads only :mod:`.arguments`;
+:mod:`.errors` knows the user errors by name, so that a command can refuse bad arguments
+before it imports torch.
 """
 
 from __future__ import annotations
