@@ -62,8 +62,9 @@ $(BROWSER):
 demo: $(STAMP)
 	$(PYTHON) -m personafuse.train experiment=demo
 
+# One pytest worker per core, each test file in one worker (a file's tests run in order).
 test: $(STAMP) $(BROWSER)
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n auto --dist loadfile
 
 test-slow: $(STAMP)
 	$(PYTHON) -m pytest -q -m slow

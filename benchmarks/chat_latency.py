@@ -12,7 +12,7 @@ The pool: the 315 distinct real utterances of the fixtures (contexts and candida
 pairs and triples of them joined, until the pool has N distinct responses.
 
     python benchmarks/chat_latency.py [--quick] [--pools 10000 100000] [--models hre bert]
-        [--first-stage K] [--query last_turn+persona] [--backend torch]
+        [--first-stage K] [--query last_turn+persona] [--backend torch|onnx|onnx-int8]
 
 Ends with one line ``RESULT {json}``.
 """
@@ -36,7 +36,8 @@ from common import FIXTURES, realistic_examples
 from personafuse.data import read_personachat
 from personafuse.inference import Ranker
 from personafuse.retrieval import TwoStageResponder, build_index, load_index
-from personafuse.retrieval.pool import query_words
+from personafuse.retrieval.pool import QUERIES, query_words
+from personafuse.retrieval.responder import DEFAULT_FIRST_STAGE, DEFAULT_QUERY
 
 MODELS = {
     "hre": ["model=hre", "fusion=ra", "persona=self"],
@@ -69,7 +70,17 @@ def make_ranker(name: str, cache_dir: str) -> Ranker:
     network = build_network(cfg, featurizer, train)
     identity = {"weights_sha256": f"random-{name}", "model": name, "fusion": cfg.fusion.name,
                 "persona": "self"}  # fmt: skip
-    return Ranker(network, featurizer, ("self",), int(cfg.model.eval_batch_size), identity)
+    return Ranker(network, featurizer, ("self",), int(cfg.model.eval_batch_size), identity,
+                  config=cfg)  # fmt: skip
+
+
+def on_backend(ranker: Ranker, folder: str, backend: str) -> Ranker:
+    """The ranker as a model folder with its ONNX export, loaded on ``backend``."""
+    from personafuse.inference.onnx import export_onnx
+
+    ranker.save_pretrained(folder)
+    export_onnx(Ranker.from_pretrained(folder, device="cpu"), folder)
+    return Ranker.from_pretrained(folder, device="cpu", backend=backend)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,6 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a 10k pool, few turns, ≤ 60 s")
     parser.add_argument("--pools", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--first-stage", type=int, default=DEFAULT_FIRST_STAGE,
+                        help=f"BM25 candidates (default {DEFAULT_FIRST_STAGE})")  # fmt: skip
+    parser.add_argument("--query", default=DEFAULT_QUERY, choices=list(QUERIES),
+                        help=f"what BM25 searches with (default {DEFAULT_QUERY})")  # fmt: skip
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"],
+                        help="BERT's backend (HRE has no export: always torch)")  # fmt: skip
     parser.add_argument("--turns", type=int, nargs=2, default=[200, 20],
                         metavar=("HRE", "BERT"), help="turns timed per pool")  # fmt: skip
     args = parser.parse_args(argv)
@@ -119,13 +136,18 @@ def main(argv: list[str] | None = None) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    rows, results = [], {"threads": torch.get_num_threads(), "first_stage": 100}
+    rows = []
+    results = {"threads": torch.get_num_threads(), "first_stage": args.first_stage,
+               "query": args.query, "bert_backend": args.backend}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             ranker = make_ranker(name, f"{tmp}/cache")
+            if name == "bert" and args.backend != "torch":
+                ranker = on_backend(ranker, f"{tmp}/{name}-model", args.backend)
             for size in pools:
                 queries = realistic_examples(turns[name], seed=size)
-                row = measure(ranker, make_pool(size), queries, f"{tmp}/{name}-{size}")
+                row = measure(ranker, make_pool(size), queries, f"{tmp}/{name}-{size}",
+                              args.first_stage, args.query)  # fmt: skip
                 row["ratio_p50"] = round(row["recomputed_p50_ms"] / row["stored_p50_ms"], 2)
                 results[f"{name}_{size}"] = row
                 rows.append((name, size, row))

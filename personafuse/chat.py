@@ -20,8 +20,8 @@ Arguments:
     index: The directory ``python -m personafuse.index`` wrote for that checkpoint.
     bot_persona, user_persona: Initial personas, sentences separated by ``|``.
     top: Replies shown per turn (default 1).
-    first_stage: BM25 candidates reranked per turn (default 30: the recall and latency
-        table of docs/benchmarks.md).
+    first_stage: BM25 candidates reranked per turn (default 10; docs/benchmarks.md has the
+        recall and latency of each size).
     query: What BM25 searches the pool with: ``last_turn+persona`` (default: the last
         utterance and the bot's persona), ``last_turn``, ``dialogue+persona`` or ``dialogue``.
     backend: ``torch`` (default), or for a BERT model folder ``onnx`` / ``onnx-int8``.
