@@ -170,3 +170,27 @@ def test_a_backend_without_its_export_is_a_clear_error(tiny_hre_run, tmp_path):
     folder = Ranker.from_checkpoint(checkpoint, device="cpu").save_pretrained(tmp_path / "m")
     with pytest.raises(ValueError, match="only BERT rankers have an ONNX export"):
         Ranker.from_pretrained(folder, device="cpu", backend="onnx")
+
+
+def test_a_hub_id_the_hub_does_not_give_fails_in_one_line(monkeypatch):
+    """``owner/name`` that is no local folder is asked of the hub; the hub's error (offline, no
+    such repository, no access) becomes one line naming the id."""
+    import huggingface_hub
+
+    from personafuse.inference import Ranker
+    from personafuse.text.pretrained import MissingAssetError
+
+    asked = []
+
+    def offline(repo_id, **_):
+        asked.append(repo_id)
+        raise OSError("We couldn't connect to 'https://huggingface.co'\nsecond line")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(MissingAssetError) as error:
+        Ranker.from_pretrained("someone/personafuse-bert-cra", device="cpu")
+    assert asked == ["someone/personafuse-bert-cra"]
+    assert str(error.value) == (
+        "someone/personafuse-bert-cra: not a folder here, and the Hugging Face hub did not give "
+        "it (We couldn't connect to 'https://huggingface.co')"
+    )
