@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from personafuse.registry import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -18,16 +18,13 @@ __all__ = [
 # The public names, each imported on first use: `import personafuse` (and every command's
 # `--help`) stays light, and Ranker and ResponseGenerator load Lightning and the models only
 # when asked for. The package root is the public face (the top floor, docs/architecture.md).
-_LAZY = {
-    "PersonaChatFormatError": "personafuse.data",
-    "RankingExample": "personafuse.data",
-    "read_personachat": "personafuse.data",
-    "Ranker": "personafuse.inference",
-    "ResponseGenerator": "personafuse.inference",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'personafuse' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "PersonaChatFormatError": "personafuse.data",
+        "RankingExample": "personafuse.data",
+        "read_personachat": "personafuse.data",
+        "Ranker": "personafuse.inference",
+        "ResponseGenerator": "personafuse.inference",
+    },
+)

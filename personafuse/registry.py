@@ -3,7 +3,8 @@
 As in fairseq: a package's ``__init__`` calls :func:`import_modules` on itself, so a new module
 dropped into ``personafuse/fusion/`` (or ``backbones/``, ``matching/``) registers itself with no
 edit anywhere else. Code outside the package tree comes in through :func:`import_plugins`
-(the ``plugins`` config key, fairseq's ``--user-dir``).
+(the ``plugins`` config key, fairseq's ``--user-dir``). :func:`lazy_exports` is the other
+way a package imports its modules: each public name on first use.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "MissingExtraError",
@@ -21,6 +22,7 @@ __all__ = [
     "did_you_mean",
     "import_modules",
     "import_plugins",
+    "lazy_exports",
 ]
 
 T = TypeVar("T")
@@ -125,3 +127,17 @@ def import_plugins(packages: Iterable[str]) -> None:
             raise PluginError(
                 f"plugins: cannot import {package!r} ({err}); put its folder on PYTHONPATH"
             ) from err
+
+
+def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module-level ``__getattr__`` (PEP 562) that imports each public name from
+    its module on first use, so that importing the package stays light (a command's
+    ``--help`` does not load torch). ``where`` maps a name to its module: relative to
+    ``package`` (``".ranker"``) or absolute (``"personafuse.data"``)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in where:
+            return getattr(importlib.import_module(where[name], package), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -12,10 +12,7 @@ from torch import nn
 from personafuse.fusion import FUSIONS
 from personafuse.matching import MATCHING, MatchingInputs
 
-if TYPE_CHECKING:  # vector.py builds PersonaRanker around a VectorBackbone
-    from personafuse.backbones.vector import VectorBackbone
-
-__all__ = ["Encoded", "PersonaRanker"]
+__all__ = ["Encoded", "PersonaRanker", "VectorEncoder"]
 
 
 @dataclass
@@ -41,6 +38,18 @@ class Encoded:
     utterances: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
+class VectorEncoder(Protocol):
+    """What :class:`PersonaRanker` needs of its backbone (a
+    :class:`~personafuse.backbones.vector.VectorBackbone`, which builds the ranker around
+    itself; named here by what it does, so that neither module imports the other)."""
+
+    output_dim: int
+
+    def __call__(self, batch, personas: tuple[str, ...]) -> Encoded: ...
+
+    def response_vectors(self, tokens) -> torch.Tensor | None: ...
+
+
 class PersonaRanker(nn.Module):
     """Scores every candidate of every context: matching feature m → MLP → score.
 
@@ -61,7 +70,7 @@ class PersonaRanker(nn.Module):
 
     def __init__(
         self,
-        backbone: VectorBackbone,
+        backbone: VectorEncoder,
         fusion: str,
         personas: tuple[str, ...] = (),
         mlp_hidden: int = 256,

@@ -8,7 +8,7 @@ before it imports torch.
 
 from __future__ import annotations
 
-import importlib
+from personafuse.registry import lazy_exports
 
 __all__ = [
     "USER_ERRORS",
@@ -22,20 +22,17 @@ __all__ = [
     "wants_help",
 ]
 
-_LAZY = {
-    "ArgumentError": "arguments",
-    "choice": "arguments",
-    "parse_arguments": "arguments",
-    "positive_int": "arguments",
-    "wants_help": "arguments",
-    "USER_ERRORS": "errors",
-    "MissingExtraError": "errors",
-    "isolated_job": "errors",
-    "one_line_errors": "errors",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"personafuse.cli.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'personafuse.cli' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ArgumentError": ".arguments",
+        "choice": ".arguments",
+        "parse_arguments": ".arguments",
+        "positive_int": ".arguments",
+        "wants_help": ".arguments",
+        "USER_ERRORS": ".errors",
+        "MissingExtraError": ".errors",
+        "isolated_job": ".errors",
+        "one_line_errors": ".errors",
+    },
+)

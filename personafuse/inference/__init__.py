@@ -3,15 +3,16 @@ writes them. Both restore a run through :func:`personafuse.runs.restore_run`."""
 
 from __future__ import annotations
 
-import importlib
+from personafuse.registry import lazy_exports
 
 __all__ = ["RankedCandidate", "Ranker", "ResponseGenerator"]
 
-_LAZY = {"RankedCandidate": "ranker", "Ranker": "ranker", "ResponseGenerator": "generator"}
-
-
-def __getattr__(name: str):
-    # Loaded on first use: the ranker brings Lightning, the generator does not.
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"personafuse.inference.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'personafuse.inference' has no attribute {name!r}")
+# Loaded on first use: the ranker brings Lightning, the generator does not.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "RankedCandidate": ".ranker",
+        "Ranker": ".ranker",
+        "ResponseGenerator": ".generator",
+    },
+)

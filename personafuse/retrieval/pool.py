@@ -21,7 +21,7 @@ __all__ = [
 # (benchmarks/rerank_quality.py): replies answer the last turn or talk about the persona,
 # while older turns add words that match many responses.
 QUERIES = {
-    "last_turn+persona": "the last utterance and the responder's own persona (default)",
+    "last_turn+persona": "the last utterance and the responder's own persona",
     "last_turn": "the last utterance",
     "dialogue+persona": "every utterance so far and the responder's own persona",
     "dialogue": "every utterance so far",

@@ -4,7 +4,7 @@ records and what it shows on the console."""
 
 from __future__ import annotations
 
-import importlib
+from personafuse.registry import lazy_exports
 
 __all__ = [
     "RestoredRun",
@@ -22,25 +22,22 @@ __all__ = [
     "written_files",
 ]
 
-_LAZY = {
-    "RestoredRun": "restore",
-    "bf16_supported": "checks",
-    "build_network": "network",
-    "check_command_line": "overrides",
-    "check_config": "checks",
-    "check_overrides": "overrides",
-    "output_directory": "directory",
-    "restore_network": "network",
-    "restore_run": "restore",
-    "resume_checkpoint": "directory",
-    "run_directory": "directory",
-    "training_overrides": "directory",
-    "written_files": "directory",
-}
-
-
-def __getattr__(name: str):
-    # Loaded on first use: a command checks its command line before importing the models.
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"personafuse.runs.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'personafuse.runs' has no attribute {name!r}")
+# Loaded on first use: a command checks its command line before importing the models.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "RestoredRun": ".restore",
+        "bf16_supported": ".checks",
+        "build_network": ".network",
+        "check_command_line": ".overrides",
+        "check_config": ".checks",
+        "check_overrides": ".overrides",
+        "output_directory": ".directory",
+        "restore_network": ".network",
+        "restore_run": ".restore",
+        "resume_checkpoint": ".directory",
+        "run_directory": ".directory",
+        "training_overrides": ".directory",
+        "written_files": ".directory",
+    },
+)
